@@ -1,0 +1,31 @@
+"""What one streaming driver runs: written by the launcher as job.json, read by the driver."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class DriverConfig(BaseModel):
+    """Everything the receiver application needs. Holds no secret, by construction."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    pipeline: str
+    application_name: str
+    stream_name: str
+    kinesis_endpoint: str
+    region: str
+    initial_position: str
+    kcl_checkpoint_interval_seconds: float
+    storage_level: str
+    receivers: int
+    batch_interval_seconds: float
+    checkpoint_dir: str
+    generation: str
+    stop_marker: str
+    info_file: str
+    processor: str
+    sink_path: str
+    role_arn: str | None = None
+    session_name: str | None = None
+    external_id_env: str | None = None

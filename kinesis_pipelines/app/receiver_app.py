@@ -1,0 +1,105 @@
+"""The Spark Streaming application that spark-submit runs: N Kinesis receivers, unioned, the
+user's processor, an idempotent per-batch sink; recovery through `StreamingContext.getOrCreate`
+and a graceful stop when the stop marker appears.
+
+    spark-submit ... receiver_app.py --job-file <generation>/job.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from kinesis_pipelines.app.config import DriverConfig
+from kinesis_pipelines.app.sinks import directory_sink_writer
+
+STOP_POLL_SECONDS = 0.5
+
+
+def load_processor(import_path: str) -> Any:
+    module_name, _, function_name = import_path.partition(":")
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+def build_context(config: DriverConfig) -> Any:
+    """Create a fresh StreamingContext; only called when no usable checkpoint exists."""
+    from pyspark import SparkContext, StorageLevel
+    from pyspark.streaming import StreamingContext
+    from pyspark.streaming.kinesis import InitialPositionInStream, KinesisUtils
+
+    sc = SparkContext.getOrCreate()
+    ssc = StreamingContext(sc, config.batch_interval_seconds)
+    position = getattr(InitialPositionInStream, config.initial_position)
+    external_id = os.environ.get(config.external_id_env) if config.external_id_env else None
+    streams = [
+        KinesisUtils.createStream(
+            ssc,
+            config.application_name,
+            config.stream_name,
+            config.kinesis_endpoint,
+            config.region,
+            position,
+            config.kcl_checkpoint_interval_seconds,
+            getattr(StorageLevel, config.storage_level),
+            stsAssumeRoleArn=config.role_arn,
+            stsSessionName=config.session_name if config.role_arn else None,
+            stsExternalId=external_id,
+        )
+        for _ in range(config.receivers)
+    ]
+    records = streams[0] if len(streams) == 1 else ssc.union(*streams)
+    output = load_processor(config.processor)(records)
+    output.foreachRDD(directory_sink_writer(config.sink_path))
+    ssc.checkpoint(config.checkpoint_dir)
+    return ssc
+
+
+def write_info(config: DriverConfig, sc: Any, recovered: bool) -> None:
+    info = {
+        "application_id": sc.applicationId,
+        "ui_url": sc.uiWebUrl,
+        "generation": config.generation,
+        "receivers": config.receivers,
+        "recovered_from_checkpoint": recovered,
+        "started_at": time.time(),
+        "pid": os.getpid(),
+    }
+    path = Path(config.info_file)
+    path.with_suffix(".partial").write_text(json.dumps(info))
+    path.with_suffix(".partial").rename(path)
+
+
+def run(config: DriverConfig) -> int:
+    from pyspark.streaming import StreamingContext
+
+    checkpoint = Path(config.checkpoint_dir)
+    recovered = checkpoint.exists() and any(checkpoint.glob("checkpoint-*"))
+    ssc = StreamingContext.getOrCreate(config.checkpoint_dir, lambda: build_context(config))
+    ssc.sparkContext.setLogLevel("WARN")
+    ssc.start()
+    write_info(config, ssc.sparkContext, recovered)
+    stop_marker = Path(config.stop_marker)
+    while not stop_marker.exists():
+        if ssc.awaitTerminationOrTimeout(STOP_POLL_SECONDS):
+            return 1  # the context ended on its own: an error already reported by Spark
+    print(f"stop marker {stop_marker} found: stopping gracefully", flush=True)
+    ssc.stop(stopSparkContext=True, stopGraceFully=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="kinesis_pipelines receiver application")
+    parser.add_argument("--job-file", required=True)
+    args = parser.parse_args(argv)
+    config = DriverConfig.model_validate_json(Path(args.job_file).read_text())
+    return run(config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""Build the kinesis-asl assembly jar with Maven, cached by the content of what goes into it.
+
+Spark does not publish `spark-streaming-kinesis-asl-assembly` (SPARK-17418), so the package
+renders a small POM (pom.xml.template): the connector and its dependency tree, minus what Spark
+provides, with KCL's Guava and protobuf relocated away from Spark's older copies. The cache key is
+the SHA-256 of that rendered POM, so a second build with the same versions is a lookup.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from kinesis_pipelines import versions
+from kinesis_pipelines.errors import AssemblyError
+from kinesis_pipelines.home import cache_home
+from kinesis_pipelines.tools import require
+
+TEMPLATE = Path(__file__).with_name("pom.xml.template")
+Progress = Callable[[str], None]
+
+
+class AssemblyJar(BaseModel):
+    """A built assembly and what it holds."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    sha256: str
+    size_bytes: int
+    spark_version: str
+    scala_binary_version: str
+    connector: str
+    kcl_version: str
+    aws_sdk_version: str
+    cache_key: str
+    cache_hit: bool = False
+    build_seconds: float = 0.0
+
+
+def render_pom(spark_version: str = versions.SPARK_VERSION) -> str:
+    """The POM for one Spark version; pure, so its hash is the cache key."""
+    if spark_version not in versions.SUPPORTED_SPARK_VERSIONS:
+        raise AssemblyError(
+            f"no assembly recipe for Spark {spark_version}; supported: "
+            f"{', '.join(versions.SUPPORTED_SPARK_VERSIONS)}"
+        )
+    replacements = {
+        "@SPARK_VERSION@": spark_version,
+        "@CONNECTOR_VERSION@": versions.CONNECTOR_VERSION,
+        "@SCALA_BINARY_VERSION@": versions.SCALA_BINARY_VERSION,
+        "@GUAVA_VERSION@": versions.GUAVA_VERSION,
+        "@PROTOBUF_VERSION@": versions.PROTOBUF_VERSION,
+    }
+    text = TEMPLATE.read_text()
+    for placeholder, value in replacements.items():
+        text = text.replace(placeholder, value)
+    return text
+
+
+def cache_key(pom: str) -> str:
+    return hashlib.sha256(pom.encode()).hexdigest()[:16]
+
+
+def jar_name(spark_version: str) -> str:
+    return f"spark-streaming-kinesis-asl-assembly_{versions.SCALA_BINARY_VERSION}-{spark_version}.jar"
+
+
+def build_assembly(
+    spark_version: str = versions.SPARK_VERSION,
+    cache_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> AssemblyJar:
+    """The assembly jar for `spark_version`, from the cache or built with Maven."""
+    say = progress or (lambda _message: None)
+    pom = render_pom(spark_version)
+    key = cache_key(pom)
+    target_dir = (cache_dir or cache_home() / "assembly") / key
+    target_dir.mkdir(parents=True, exist_ok=True)
+    metadata_path = target_dir / "assembly.json"
+    with open(target_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if metadata_path.exists():
+            cached = AssemblyJar.model_validate_json(metadata_path.read_text())
+            if Path(cached.path).exists() and _sha256(Path(cached.path)) == cached.sha256:
+                say(f"assembly jar cached: {cached.path}")
+                return cached.model_copy(update={"cache_hit": True, "build_seconds": 0.0})
+        mvn = require("mvn", "build the kinesis-asl assembly jar")
+        require("java", "build the kinesis-asl assembly jar")
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="kp-assembly-") as work:
+            (Path(work) / "pom.xml").write_text(pom)
+            say(f"building the kinesis-asl assembly for Spark {spark_version} with Maven...")
+            _run_maven(mvn, Path(work), say)
+            built = Path(work) / "target" / jar_name(spark_version)
+            if not built.exists():
+                raise AssemblyError(f"Maven finished but produced no {built.name}")
+            _check_contents(built)
+            final = target_dir / built.name
+            shutil.copyfile(built, final)
+        jar = AssemblyJar(
+            path=str(final),
+            sha256=_sha256(final),
+            size_bytes=final.stat().st_size,
+            spark_version=spark_version,
+            scala_binary_version=versions.SCALA_BINARY_VERSION,
+            connector=versions.CONNECTOR_COORDINATES,
+            kcl_version=versions.KCL_VERSION,
+            aws_sdk_version=versions.AWS_SDK_VERSION,
+            cache_key=key,
+            build_seconds=round(time.monotonic() - started, 2),
+        )
+        metadata_path.write_text(jar.model_dump_json(indent=2))
+        say(f"assembly jar built in {jar.build_seconds:.0f} s: {final} ({jar.size_bytes} bytes)")
+        return jar
+
+
+def jar_has_class(jar: Path, class_name: str) -> bool:
+    with zipfile.ZipFile(jar) as archive:
+        return class_name.replace(".", "/") + ".class" in archive.namelist()
+
+
+def _check_contents(jar: Path) -> None:
+    if not jar_has_class(jar, versions.PYTHON_HELPER_CLASS):
+        raise AssemblyError(
+            f"{jar.name} lacks {versions.PYTHON_HELPER_CLASS}, which pyspark.streaming.kinesis "
+            "calls; the connector dependency did not resolve"
+        )
+
+
+def _run_maven(mvn: str, work: Path, say: Progress) -> None:
+    argv = [mvn, "-B", "--no-transfer-progress", "package", "-DskipTests"]
+    process = subprocess.Popen(
+        argv, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: list[str] = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line.rstrip())
+        if "Including " in line and "in the shaded jar" in line:
+            say("  bundling " + line.split("Including ", 1)[1].split(" in the shaded")[0])
+    if process.wait() != 0:
+        errors = [line for line in lines if "[ERROR]" in line][:15] or lines[-15:]
+        raise AssemblyError(
+            "the Maven build of the kinesis-asl assembly failed (is Maven Central reachable? "
+            "Maven settings in ~/.m2/settings.xml apply):\n" + "\n".join(errors)
+        )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def describe(jar: AssemblyJar) -> str:
+    return json.dumps(jar.model_dump(), indent=2)

@@ -1,0 +1,200 @@
+"""The embedded local AWS: Kinesis, DynamoDB and CloudWatch emulators on 127.0.0.1.
+
+- Kinesis: kinesis-mock (npm `kinesis-local`), plain HTTP; it speaks HTTP/1.1 and HTTP/2.
+- DynamoDB: dynalite (npm), behind a TLS front, because KCL 1 reaches DynamoDB over HTTPS only.
+- CloudWatch: moto's server (PyPI), behind the same TLS front, for KCL's metrics.
+
+`LocalAws.start()` installs the npm parts on first use, starts every server in its own process
+group on free ports and writes the endpoints to a state file that `endpoint_url: embedded`
+resolves through; `stop()` ends exactly those process groups.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from kinesis_pipelines.emulators.tls import make_certificate, make_java_truststore
+from kinesis_pipelines.errors import EmulatorError
+from kinesis_pipelines.home import cache_home, state_home
+from kinesis_pipelines.processes import alive, free_port, start_group, stop_group, wait_for_port
+from kinesis_pipelines.tools import require
+
+NPM_PACKAGES = {"kinesis-local": "0.6.2", "dynalite": "4.0.0"}
+STATE_FILE = "local-aws.json"
+
+
+class LocalAwsState(BaseModel):
+    """What a running embedded AWS offers, and the process groups that make it up."""
+
+    model_config = ConfigDict(frozen=True)
+
+    region: str = "us-east-1"
+    kinesis_endpoint: str
+    dynamodb_endpoint: str
+    cloudwatch_endpoint: str
+    ca_bundle: str
+    java_truststore: str
+    pids: dict[str, int]
+    data_dir: str
+
+    def running(self) -> bool:
+        return all(alive(pid) for pid in self.pids.values())
+
+
+def read_state(home: Path | None = None) -> LocalAwsState | None:
+    path = (home or state_home()) / STATE_FILE
+    if not path.exists():
+        return None
+    return LocalAwsState.model_validate_json(path.read_text())
+
+
+def running_state(home: Path | None = None) -> LocalAwsState:
+    """The running embedded AWS, or an EmulatorError that says how to start it."""
+    state = read_state(home)
+    if state is None or not state.running():
+        raise EmulatorError(
+            "an endpoint is 'embedded' but the embedded local AWS is not running: start it with "
+            "`kinesis-pipelines local-aws start` (or run `kinesis-pipelines demo`)"
+        )
+    return state
+
+
+def install_npm_emulators() -> Path:
+    """Install the pinned npm emulators once into the shared cache; returns node_modules."""
+    root = cache_home() / "npm"
+    marker = root / ("installed-" + "-".join(f"{k}@{v}" for k, v in NPM_PACKAGES.items()))
+    if marker.exists():
+        return root / "node_modules"
+    npm = require("npm", "install the Kinesis and DynamoDB emulators")
+    require("node", "run the Kinesis and DynamoDB emulators")
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "package.json").write_text(json.dumps({"name": "kp-emulators", "private": True}))
+    specs = [f"{name}@{version}" for name, version in NPM_PACKAGES.items()]
+    result = subprocess.run(
+        [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", *specs],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise EmulatorError(f"npm install {' '.join(specs)} failed:\n{result.stderr.strip()}")
+    marker.touch()
+    return root / "node_modules"
+
+
+class LocalAws:
+    """Start and stop the embedded AWS. Use as a context manager, or start()/stop()."""
+
+    def __init__(self, home: Path | None = None, region: str = "us-east-1") -> None:
+        self.home = home or state_home()
+        self.region = region
+        self.state: LocalAwsState | None = None
+
+    def __enter__(self) -> LocalAwsState:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self, timeout: float = 60.0) -> LocalAwsState:
+        existing = read_state(self.home)
+        if existing is not None and existing.running():
+            self.state = existing
+            return existing
+        node_modules = install_npm_emulators()
+        node = require("node", "run the Kinesis and DynamoDB emulators")
+        base = self.home / "local-aws"
+        logs, data = base / "logs", base / "data"
+        for path in (logs, data / "dynamodb", data / "kinesis"):
+            path.mkdir(parents=True, exist_ok=True)
+        cert, key = make_certificate(base / "tls")
+        truststore = make_java_truststore(cert, base / "tls" / "truststore.p12")
+
+        ports = {name: free_port() for name in ("kinesis", "dynalite", "moto", "ddb_tls", "cw_tls")}
+        ports["kinesis_tls"] = free_port()
+        kinesis_dir = node_modules / "kinesis-local"
+        env = {
+            **os.environ,
+            "KINESIS_MOCK_PLAIN_PORT": str(ports["kinesis"]),
+            "KINESIS_MOCK_TLS_PORT": str(ports["kinesis_tls"]),
+            "KINESIS_MOCK_CERT_PATH": str(kinesis_dir / "server.json"),
+            "AWS_REGION": self.region,
+            "LOG_LEVEL": "WARN",
+            "SHOULD_PERSIST_DATA": "true",
+            "PERSIST_PATH": str(data / "kinesis"),
+            "PERSIST_INTERVAL": "1s",
+        }
+        launches = {
+            "kinesis": [
+                node, "--require", str(Path(__file__).with_name("bind_loopback.js")),
+                str(kinesis_dir / "main.js"),
+            ],
+            "dynamodb": [
+                node, str(node_modules / "dynalite" / "cli.js"), "--host", "127.0.0.1",
+                "--port", str(ports["dynalite"]), "--path", str(data / "dynamodb"),
+                "--createTableMs", "200", "--deleteTableMs", "200",
+            ],
+            "cloudwatch": [
+                sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(ports["moto"]),
+            ],
+            "tls_front": [
+                sys.executable, "-m", "kinesis_pipelines.emulators.tls_proxy",
+                "--cert", str(cert), "--key", str(key),
+                "--route", f"{ports['ddb_tls']}:{ports['dynalite']}",
+                "--route", f"{ports['cw_tls']}:{ports['moto']}",
+            ],
+        }
+        ready_ports = {
+            "kinesis": ports["kinesis"],
+            "dynamodb": ports["dynalite"],
+            "cloudwatch": ports["moto"],
+            "tls_front": ports["ddb_tls"],
+        }
+        pids: dict[str, int] = {}
+        try:
+            procs = {}
+            for name, argv in launches.items():
+                procs[name] = start_group(argv, logs / f"{name}.log", env=env, cwd=base)
+                pids[name] = procs[name].pid
+            deadline = time.monotonic() + timeout
+            for name, port in ready_ports.items():
+                remaining = max(1.0, deadline - time.monotonic())
+                if not wait_for_port(port, remaining, procs[name]):
+                    tail = (logs / f"{name}.log").read_text()[-2000:]
+                    raise EmulatorError(
+                        f"the embedded {name} emulator did not listen on 127.0.0.1:{port} "
+                        f"within {timeout:.0f} s; its log ends:\n{tail}"
+                    )
+        except BaseException:
+            for pid in pids.values():
+                stop_group(pid, grace_seconds=2)
+            raise
+        self.state = LocalAwsState(
+            region=self.region,
+            kinesis_endpoint=f"http://127.0.0.1:{ports['kinesis']}",
+            dynamodb_endpoint=f"https://127.0.0.1:{ports['ddb_tls']}",
+            cloudwatch_endpoint=f"https://127.0.0.1:{ports['cw_tls']}",
+            ca_bundle=str(cert),
+            java_truststore=str(truststore),
+            pids=pids,
+            data_dir=str(data),
+        )
+        (self.home / STATE_FILE).write_text(self.state.model_dump_json(indent=2))
+        return self.state
+
+    def stop(self) -> None:
+        state = self.state or read_state(self.home)
+        if state is None:
+            return
+        for pid in state.pids.values():
+            # kinesis-mock hangs on a plain stop while clients hold connections: short grace.
+            stop_group(pid, grace_seconds=3)
+        (self.home / STATE_FILE).unlink(missing_ok=True)
+        self.state = None

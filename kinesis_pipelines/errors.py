@@ -1,0 +1,50 @@
+"""The package's errors, one small tree. Every message says what was attempted and how to fix it.
+
+KinesisPipelinesError
+├── SpecError              a pipeline spec is malformed or breaks a rule (file, field, what is allowed)
+├── PlanError              the spec is valid but cannot run as asked (too few cores, ...)
+├── ToolMissingError       Java, Maven, Node.js or spark-submit is not installed
+├── AssemblyError          the Maven build of the kinesis-asl assembly failed
+├── AwsError               an AWS call failed (boto errors are chained)
+│   └── AppTableConflictError  the lease table belongs to another stream or is stale
+├── EmulatorError          the embedded local AWS did not start or is not running
+└── LaunchError            spark-submit, stop or status of a streaming driver failed
+"""
+
+from __future__ import annotations
+
+
+class KinesisPipelinesError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class SpecError(KinesisPipelinesError):
+    """A pipeline spec is malformed or breaks a rule."""
+
+
+class PlanError(KinesisPipelinesError):
+    """A valid spec that cannot run as asked."""
+
+
+class ToolMissingError(KinesisPipelinesError):
+    """A program the package needs is not installed."""
+
+
+class AssemblyError(KinesisPipelinesError):
+    """Building the kinesis-asl assembly jar failed."""
+
+
+class AwsError(KinesisPipelinesError):
+    """An AWS call failed."""
+
+
+class AppTableConflictError(AwsError):
+    """The KCL application table holds state that does not belong to this stream."""
+
+
+class EmulatorError(KinesisPipelinesError):
+    """The embedded local AWS could not be started or reached."""
+
+
+class LaunchError(KinesisPipelinesError):
+    """Submitting, stopping or inspecting a streaming driver failed."""

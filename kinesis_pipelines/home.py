@@ -1,0 +1,21 @@
+"""Where the package keeps its local state: built jars, the embedded AWS, driver records."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+HOME_ENV = "KINESIS_PIPELINES_HOME"
+
+
+def state_home() -> Path:
+    """$KINESIS_PIPELINES_HOME, else .kinesis-pipelines under the working directory."""
+    return Path(os.environ.get(HOME_ENV) or Path.cwd() / ".kinesis-pipelines").absolute()
+
+
+def cache_home() -> Path:
+    """Shared caches (assembly jars, npm emulators): $KINESIS_PIPELINES_CACHE or ~/.cache."""
+    configured = os.environ.get("KINESIS_PIPELINES_CACHE")
+    if configured:
+        return Path(configured).absolute()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kinesis-pipelines"

@@ -1,0 +1,54 @@
+"""The shared base of the AWS-backed resources: documented config plus one client factory."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import dagster as dg
+from pydantic import Field
+
+from kinesis_pipelines.aws import AwsConnection, make_client
+from kinesis_pipelines.spec import EMBEDDED
+
+
+class AwsServiceResource(dg.ConfigurableResource):
+    """Region, endpoint and credentials source of one AWS service. Holds no secret: credentials
+    come from the default AWS chain or an assumed role."""
+
+    region_name: str = Field("us-east-1", description="AWS region.")
+    endpoint_url: str | None = Field(
+        None, description="Endpoint override: a URL, 'embedded' for the embedded local AWS, or none."
+    )
+    role_arn: str | None = Field(None, description="Role to assume; none uses the default chain.")
+    session_name: str = Field("kinesis-pipelines", description="STS session name.")
+    external_id_env: str | None = Field(None, description="Env var holding the STS external id.")
+    max_attempts: int = Field(8, description="boto3 attempts per call (adaptive back-off).")
+
+    service: ClassVar[str] = ""
+
+    def connection(self) -> AwsConnection:
+        embedded = self.endpoint_url == EMBEDDED
+        endpoint, ca_bundle = self.endpoint_url, None
+        if embedded:
+            from kinesis_pipelines.emulators.local_aws import running_state
+
+            state = running_state()
+            endpoint = {
+                "kinesis": state.kinesis_endpoint,
+                "dynamodb": state.dynamodb_endpoint,
+                "cloudwatch": state.cloudwatch_endpoint,
+            }[self.service]
+            ca_bundle = state.ca_bundle
+        return AwsConnection(
+            region=self.region_name,
+            **{f"{self.service}_endpoint": endpoint},
+            ca_bundle=ca_bundle,
+            role_arn=self.role_arn,
+            session_name=self.session_name,
+            external_id_env=self.external_id_env,
+            embedded=embedded,
+            max_attempts=self.max_attempts,
+        )
+
+    def client(self) -> Any:
+        return make_client(self.service, self.connection())

@@ -1,0 +1,171 @@
+"""The KCL application table in DynamoDB: one lease per shard, holding its checkpoint."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, ConfigDict, Field
+
+from kinesis_pipelines.errors import AppTableConflictError, AwsError
+from kinesis_pipelines.resources.aws_base import AwsServiceResource
+
+LEASE_KEY = "leaseKey"
+SENTINELS = {"TRIM_HORIZON", "LATEST", "AT_TIMESTAMP", "SHARD_END"}
+
+
+class Lease(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    shard_id: str
+    checkpoint: str | None
+    owner: str | None
+    counter: int
+
+
+class TableReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    table: str
+    created: bool
+    reset: bool
+    status: str
+    billing_mode: str
+    leases: list[Lease]
+
+
+class DynamoDBAppTableResource(AwsServiceResource):
+    """The lease and checkpoint table KCL keeps for one application (its name is the table's)."""
+
+    service: ClassVar[str] = "dynamodb"
+
+    application_name: str = Field(description="KCL application name = DynamoDB table name.")
+
+    def describe(self) -> dict[str, Any] | None:
+        try:
+            return self.client().describe_table(TableName=self.application_name)["Table"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+                return None
+            raise AwsError(f"describing table {self.application_name!r} failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise AwsError(
+                f"cannot reach DynamoDB for table {self.application_name!r} ({exc}); check "
+                "app_table.endpoint_url and that the endpoint is up"
+            ) from exc
+
+    def leases(self) -> list[Lease]:
+        client = self.client()
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"TableName": self.application_name, "ConsistentRead": True}
+        while True:
+            page = client.scan(**kwargs)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return sorted(
+            (
+                Lease(
+                    shard_id=item[LEASE_KEY]["S"],
+                    checkpoint=item.get("checkpoint", {}).get("S"),
+                    owner=item.get("leaseOwner", {}).get("S"),
+                    counter=int(item.get("leaseCounter", {}).get("N", "0")),
+                )
+                for item in items
+            ),
+            key=lambda lease: lease.shard_id,
+        )
+
+    def ensure_table(
+        self,
+        stream_shards: list[str],
+        oldest_available: Callable[[str], str | None],
+        reset: bool = False,
+        progress: Callable[[str], None] | None = None,
+    ) -> TableReport:
+        """Create the table on-demand with KCL's lease schema if missing; if it exists, refuse
+        leases of shards the stream never had and checkpoints the stream no longer holds,
+        unless `reset` (which deletes the table and creates it anew)."""
+        say = progress or (lambda _m: None)
+        table = self.describe()
+        did_reset = False
+        if table is not None:
+            problems = self.check_against_stream(table, stream_shards, oldest_available)
+            if problems and not reset:
+                raise AppTableConflictError(
+                    f"application table {self.application_name!r} does not match the stream:\n  - "
+                    + "\n  - ".join(problems)
+                    + "\nUse another application name, or reset the table explicitly (asset "
+                    "config reset_app_table: true, or `kinesis-pipelines deploy --reset-app-table`"
+                    "); a reset forgets every shard's position."
+                )
+            if problems:
+                say(f"resetting application table {self.application_name}: {'; '.join(problems)}")
+                self.client().delete_table(TableName=self.application_name)
+                self._wait(lambda t: t is None, "deleted")
+                table, did_reset = None, True
+        created = False
+        if table is None:
+            say(f"creating application table {self.application_name} (on-demand, KCL lease schema)")
+            self.client().create_table(
+                TableName=self.application_name,
+                AttributeDefinitions=[{"AttributeName": LEASE_KEY, "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": LEASE_KEY, "KeyType": "HASH"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            created = True
+        table = self._wait(lambda t: t is not None and t["TableStatus"] == "ACTIVE", "ACTIVE")
+        assert table is not None
+        billing = table.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED")
+        return TableReport(
+            table=self.application_name,
+            created=created,
+            reset=did_reset,
+            status=table["TableStatus"],
+            billing_mode=billing,
+            leases=self.leases(),
+        )
+
+    def check_against_stream(
+        self,
+        table: dict[str, Any],
+        stream_shards: list[str],
+        oldest_available: Callable[[str], str | None],
+    ) -> list[str]:
+        keys = [(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]]
+        if keys != [(LEASE_KEY, "HASH")]:
+            return [f"its key schema {keys} is not KCL's lease schema (leaseKey HASH)"]
+        problems = []
+        known = set(stream_shards)
+        for lease in self.leases():
+            if lease.shard_id not in known:
+                problems.append(
+                    f"lease {lease.shard_id} names a shard this stream never had "
+                    "(the table belongs to another stream?)"
+                )
+                continue
+            if lease.checkpoint is None or lease.checkpoint in SENTINELS:
+                continue
+            oldest = oldest_available(lease.shard_id)
+            if oldest is not None and int(lease.checkpoint) < int(oldest) - 1:
+                problems.append(
+                    f"lease {lease.shard_id} is checkpointed at {lease.checkpoint}, before the "
+                    f"oldest record the stream still holds ({oldest}): records were lost to "
+                    "retention"
+                )
+        return problems
+
+    def _wait(
+        self, done: Callable[[dict[str, Any] | None], bool], what: str, timeout: float = 60.0
+    ) -> dict[str, Any] | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            table = self.describe()
+            if done(table):
+                return table
+            if time.monotonic() > deadline:
+                raise AwsError(f"table {self.application_name!r} not {what} after {timeout:.0f} s")
+            time.sleep(0.2)

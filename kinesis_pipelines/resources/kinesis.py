@@ -1,0 +1,152 @@
+"""The Kinesis data stream of a pipeline."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, ConfigDict, Field
+
+from kinesis_pipelines.errors import AwsError
+from kinesis_pipelines.resources.aws_base import AwsServiceResource
+
+
+class StreamReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    arn: str
+    status: str
+    created: bool
+    open_shards: list[str]
+    all_shards: list[str]
+    capacity_mode: str
+    retention_hours: int
+    drift: str | None = None
+
+
+class KinesisStreamResource(AwsServiceResource):
+    """A Kinesis data stream: created if missing with the spec's shards; never resharded here."""
+
+    service: ClassVar[str] = "kinesis"
+
+    stream_name: str = Field(description="Kinesis stream name.")
+    shards: int = Field(1, description="Open shards to create the stream with.")
+    capacity_mode: str = Field("PROVISIONED", description="PROVISIONED or ON_DEMAND.")
+    retention_hours: int = Field(24, description="Retention to create the stream with.")
+
+    def describe(self) -> dict[str, Any] | None:
+        try:
+            return self.client().describe_stream_summary(StreamName=self.stream_name)[
+                "StreamDescriptionSummary"
+            ]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+                return None
+            raise AwsError(f"describing stream {self.stream_name!r} failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise AwsError(
+                f"cannot reach Kinesis for stream {self.stream_name!r} ({exc}); check "
+                "stream.endpoint_url and that the endpoint is up"
+            ) from exc
+
+    def list_shards(self) -> list[dict[str, Any]]:
+        client = self.client()
+        shards: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"StreamName": self.stream_name}
+        while True:
+            page = client.list_shards(**kwargs)
+            shards.extend(page["Shards"])
+            token = page.get("NextToken")
+            if not token:
+                return shards
+            kwargs = {"NextToken": token}
+
+    def open_shard_ids(self) -> list[str]:
+        return [
+            shard["ShardId"]
+            for shard in self.list_shards()
+            if "EndingSequenceNumber" not in shard["SequenceNumberRange"]
+        ]
+
+    def ensure_stream(
+        self, progress: Callable[[str], None] | None = None, timeout: float = 120.0
+    ) -> StreamReport:
+        """Create the stream if missing, wait for ACTIVE, report open shards and drift."""
+        say = progress or (lambda _m: None)
+        summary = self.describe()
+        created = False
+        if summary is None:
+            say(f"creating stream {self.stream_name} with {self.shards} shard(s)")
+            kwargs: dict[str, Any] = {
+                "StreamName": self.stream_name,
+                "StreamModeDetails": {"StreamMode": self.capacity_mode},
+            }
+            if self.capacity_mode == "PROVISIONED":
+                kwargs["ShardCount"] = self.shards
+            try:
+                self.client().create_stream(**kwargs)
+            except ClientError as exc:
+                raise AwsError(f"creating stream {self.stream_name!r} failed: {exc}") from exc
+            created = True
+        summary = self.wait_active(say, timeout)
+        if created and summary["RetentionPeriodHours"] < self.retention_hours:
+            self.client().increase_stream_retention_period(
+                StreamName=self.stream_name, RetentionPeriodHours=self.retention_hours
+            )
+            summary = self.wait_active(say, timeout)
+        shards = self.list_shards()
+        open_ids = [
+            s["ShardId"] for s in shards if "EndingSequenceNumber" not in s["SequenceNumberRange"]
+        ]
+        mode = summary.get("StreamModeDetails", {}).get("StreamMode", "PROVISIONED")
+        drift = None
+        if not created and mode == "PROVISIONED" and len(open_ids) != self.shards:
+            drift = (
+                f"the spec asks for {self.shards} shard(s) but stream {self.stream_name} has "
+                f"{len(open_ids)} open; left as is (rebalancing owns the shard count)"
+            )
+        return StreamReport(
+            name=self.stream_name,
+            arn=summary["StreamARN"],
+            status=summary["StreamStatus"],
+            created=created,
+            open_shards=open_ids,
+            all_shards=[s["ShardId"] for s in shards],
+            capacity_mode=mode,
+            retention_hours=summary["RetentionPeriodHours"],
+            drift=drift,
+        )
+
+    def wait_active(self, say: Callable[[str], None], timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            summary = self.describe()
+            if summary is None:
+                raise AwsError(f"stream {self.stream_name!r} vanished while waiting for ACTIVE")
+            if summary["StreamStatus"] == "ACTIVE":
+                return summary
+            if time.monotonic() > deadline:
+                raise AwsError(
+                    f"stream {self.stream_name!r} still {summary['StreamStatus']} after "
+                    f"{timeout:.0f} s"
+                )
+            say(f"waiting for stream {self.stream_name} to be ACTIVE ({summary['StreamStatus']})")
+            time.sleep(0.5)
+
+    def oldest_sequence_number(self, shard_id: str) -> str | None:
+        """The oldest record a shard still holds, or None when it holds none."""
+        client = self.client()
+        iterator = client.get_shard_iterator(
+            StreamName=self.stream_name, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        for _ in range(5):  # empty pages can precede the first record
+            page = client.get_records(ShardIterator=iterator, Limit=1)
+            if page["Records"]:
+                return str(page["Records"][0]["SequenceNumber"])
+            iterator = page.get("NextShardIterator")
+            if not iterator:
+                return None
+        return None

@@ -1,0 +1,430 @@
+"""The typed pipeline spec: the one source of truth for a pipeline's configuration.
+
+A spec names AWS resources and the Spark job; it never holds a secret. Credentials come from the
+default AWS chain (environment, profile, instance role) or an assumed role.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from kinesis_pipelines.errors import SpecError
+from kinesis_pipelines.versions import SUPPORTED_SPARK_VERSIONS
+
+EMBEDDED = "embedded"
+"""An endpoint value meaning: the embedded local AWS that `kinesis-pipelines local-aws` runs."""
+
+STREAM_NAME = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")
+TABLE_NAME = re.compile(r"^[a-zA-Z0-9_.-]{3,255}$")
+PIPELINE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+ENV_VAR = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+SECRET_WORDS = ("secret", "password", "passwd", "token", "access.key", "accesskey", "credential")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class CapacityMode(str, Enum):
+    PROVISIONED = "PROVISIONED"
+    ON_DEMAND = "ON_DEMAND"
+
+
+class InitialPosition(str, Enum):
+    LATEST = "LATEST"
+    TRIM_HORIZON = "TRIM_HORIZON"
+    AT_TIMESTAMP = "AT_TIMESTAMP"
+
+
+class StorageLevel(str, Enum):
+    MEMORY_ONLY = "MEMORY_ONLY"
+    MEMORY_ONLY_2 = "MEMORY_ONLY_2"
+    MEMORY_AND_DISK = "MEMORY_AND_DISK"
+    MEMORY_AND_DISK_2 = "MEMORY_AND_DISK_2"
+    DISK_ONLY = "DISK_ONLY"
+
+
+def _check_endpoint(value: str | None, schemes: tuple[str, ...]) -> str | None:
+    if value is None or value == EMBEDDED:
+        return value
+    if not re.match(r"^[a-z]+://[^/\s]+/?$", value):
+        raise ValueError(
+            f"must be {EMBEDDED!r} or a URL like https://host:port with no path, got {value!r}"
+        )
+    scheme = value.split("://", 1)[0]
+    if scheme not in schemes:
+        raise ValueError(f"must use {' or '.join(schemes)}, got {scheme!r}")
+    return value.rstrip("/")
+
+
+class StreamSpec(_Model):
+    """The Kinesis data stream the pipeline reads."""
+
+    name: str = Field(description="Stream name: 1-128 of a-z, A-Z, 0-9, '_', '.', '-'.")
+    region: str = Field("us-east-1", description="AWS region of the stream and the lease table.")
+    endpoint_url: str | None = Field(
+        None, description="Kinesis endpoint override: a URL, 'embedded', or none for AWS's own."
+    )
+    shards: int = Field(
+        1, ge=1, le=500, description="Open shards to create the stream with (never changed later)."
+    )
+    capacity_mode: CapacityMode = Field(CapacityMode.PROVISIONED, description="Stream capacity.")
+    retention_hours: int = Field(
+        24, ge=24, le=8760, description="Record retention, 24 h to 365 days."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not STREAM_NAME.match(value):
+            raise ValueError("a stream name is 1-128 characters of a-z, A-Z, 0-9, '_', '.', '-'")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not REGION.match(value):
+            raise ValueError("a region looks like 'us-east-1' or 'eu-west-2'")
+        return value
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        return _check_endpoint(value, ("http", "https"))
+
+
+class AppTableSpec(_Model):
+    """The KCL application: its name is the DynamoDB lease and checkpoint table's name."""
+
+    application_name: str = Field(
+        description="KCL application name = DynamoDB table name: 3-255 of a-z A-Z 0-9 _ . -"
+    )
+    endpoint_url: str | None = Field(
+        None,
+        description=(
+            "DynamoDB endpoint override: an https URL or 'embedded'. The KCL 1 inside Spark 3.3 "
+            "reaches DynamoDB through an AWS SDK region override, which is HTTPS only."
+        ),
+    )
+
+    @field_validator("application_name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not TABLE_NAME.match(value):
+            raise ValueError(
+                "an application (table) name is 3-255 characters of a-z, A-Z, 0-9, '_', '.', '-'"
+            )
+        return value
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        return _check_endpoint(value, ("https",))
+
+
+class DirectorySink(_Model):
+    """Each batch becomes one directory `batch-<time ms>` of JSON lines, replaced on replay."""
+
+    kind: Literal["directory"] = "directory"
+    path: str = Field(description="Directory that receives one sub-directory per batch.")
+
+
+class CredentialsSpec(_Model):
+    """Where AWS credentials come from. Never a literal secret: env vars or roles only."""
+
+    source: Literal["default_chain", "assume_role"] = Field(
+        "default_chain",
+        description="default_chain: env vars, profile or instance role; assume_role: STS role.",
+    )
+    role_arn: str | None = Field(None, description="Role to assume when source is assume_role.")
+    session_name: str = Field("kinesis-pipelines", description="STS session name.")
+    external_id_env: str | None = Field(
+        None, description="Name of the env var holding the STS external id (never the id itself)."
+    )
+
+    @field_validator("role_arn")
+    @classmethod
+    def _arn(cls, value: str | None) -> str | None:
+        if value is not None and not ROLE_ARN.match(value):
+            raise ValueError("a role ARN looks like arn:aws:iam::123456789012:role/name")
+        return value
+
+    @field_validator("external_id_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not ENV_VAR.match(value):
+            raise ValueError("must name an environment variable, like MY_EXTERNAL_ID")
+        return value
+
+    @model_validator(mode="after")
+    def _role_needed(self) -> CredentialsSpec:
+        if self.source == "assume_role" and self.role_arn is None:
+            raise ValueError("source 'assume_role' needs role_arn")
+        if self.source == "default_chain" and self.role_arn is not None:
+            raise ValueError("role_arn is only used with source 'assume_role'")
+        return self
+
+
+class JobSpec(_Model):
+    """The Spark Streaming receiver job."""
+
+    spark_version: str = Field(
+        SUPPORTED_SPARK_VERSIONS[0], description="Spark version of the job and the connector."
+    )
+    master: str = Field(
+        "local",
+        description="'local' (becomes local[cores] from the plan) or spark://host:port.",
+    )
+    batch_interval_seconds: float = Field(2.0, gt=0, le=3600, description="Batch interval.")
+    kcl_checkpoint_interval_seconds: float = Field(
+        2.0, gt=0, le=3600, description="How often KCL saves each shard's position to DynamoDB."
+    )
+    initial_position: InitialPosition = Field(
+        InitialPosition.TRIM_HORIZON,
+        description="Where a shard with no KCL checkpoint starts.",
+    )
+    initial_timestamp: datetime | None = Field(None, description="Start time for AT_TIMESTAMP.")
+    storage_level: StorageLevel = Field(
+        StorageLevel.MEMORY_AND_DISK_2, description="Storage level of received blocks."
+    )
+    max_receivers: int = Field(8, ge=1, le=500, description="Upper bound on input DStreams.")
+    executor_cores: int = Field(
+        4, ge=2, le=1024, description="Cores the job may use in all: receivers + processing."
+    )
+    processing_cores: int = Field(
+        1, ge=1, le=1024, description="Cores kept free of receivers so batches get processed."
+    )
+    checkpoint_dir: str = Field(
+        description="Spark checkpoint root; each config generation gets a sub-directory."
+    )
+    write_ahead_log: bool = Field(
+        False, description="Receiver write-ahead log (no loss of received, unprocessed data)."
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict, description="Extra Spark settings (no secrets: use env vars)."
+    )
+    processor: str = Field(
+        "kinesis_pipelines.app.processors:passthrough",
+        description="Import path 'module:function' of a function DStream[str] -> DStream.",
+    )
+    sink: DirectorySink = Field(description="Where each batch's output goes.")
+
+    @field_validator("spark_version")
+    @classmethod
+    def _spark_version(cls, value: str) -> str:
+        if value not in SUPPORTED_SPARK_VERSIONS:
+            raise ValueError(
+                f"supported Spark versions: {', '.join(SUPPORTED_SPARK_VERSIONS)} "
+                "(the newest with a kinesis-asl connector on Maven Central that pyspark matches)"
+            )
+        return value
+
+    @field_validator("master")
+    @classmethod
+    def _master(cls, value: str) -> str:
+        if value == "local" or re.match(r"^spark://[^/\s:]+:\d{1,5}$", value):
+            return value
+        raise ValueError(
+            "master is 'local' (cores come from the plan) or spark://host:port; "
+            "write executor_cores instead of local[N]"
+        )
+
+    @field_validator("processor")
+    @classmethod
+    def _processor(cls, value: str) -> str:
+        if not IMPORT_PATH.match(value):
+            raise ValueError("a processor is an import path like 'my_package.module:function'")
+        return value
+
+    @field_validator("spark_conf")
+    @classmethod
+    def _conf(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not key.startswith("spark."):
+                raise ValueError(f"Spark settings start with 'spark.', got {key!r}")
+            if any(word in key.lower() for word in SECRET_WORDS):
+                raise ValueError(
+                    f"{key!r} looks like a secret: Spark settings are written to run config and "
+                    "Spark checkpoints; pass secrets as environment variables instead"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _cross_fields(self) -> JobSpec:
+        if self.initial_position is InitialPosition.AT_TIMESTAMP:
+            raise ValueError(
+                "initial_position AT_TIMESTAMP is not offered by Spark 3.3's Python Kinesis API; "
+                "use LATEST or TRIM_HORIZON"
+            )
+        if self.initial_timestamp is not None:
+            raise ValueError("initial_timestamp is only used with initial_position AT_TIMESTAMP")
+        if self.processing_cores >= self.executor_cores:
+            raise ValueError(
+                f"executor_cores ({self.executor_cores}) must exceed processing_cores "
+                f"({self.processing_cores}): each receiver needs a core of its own"
+            )
+        return self
+
+
+class PipelineSpec(_Model):
+    """One Kinesis → Spark pipeline."""
+
+    name: str = Field(description="Pipeline name: lower case, digits, '_'; used in asset keys.")
+    description: str = Field("", description="Shown in the Dagster UI.")
+    owners: list[str] = Field(default_factory=list, description="Dagster owners (emails, teams).")
+    stream: StreamSpec
+    app_table: AppTableSpec
+    job: JobSpec
+    credentials: CredentialsSpec = Field(default_factory=CredentialsSpec)
+    cloudwatch_endpoint_url: str | None = Field(
+        None, description="CloudWatch endpoint override for KCL metrics: https URL or 'embedded'."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_literal_secrets(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in _walk_keys(data):
+                lowered = key.lower()
+                if "secret" in lowered or lowered in {"aws_access_key_id", "access_key"}:
+                    raise ValueError(
+                        f"{key!r}: a spec never holds secrets; set AWS_ACCESS_KEY_ID and "
+                        "AWS_SECRET_ACCESS_KEY in the environment, or use credentials.role_arn"
+                    )
+        return data
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not PIPELINE_NAME.match(value):
+            raise ValueError(
+                "a pipeline name starts with a-z and has up to 63 of a-z, 0-9 and '_'"
+            )
+        return value
+
+    @field_validator("cloudwatch_endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        return _check_endpoint(value, ("https",))
+
+
+def _walk_keys(data: Any) -> list[str]:
+    keys: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key == "spark_conf":
+                continue
+            keys.append(str(key))
+            keys.extend(_walk_keys(value))
+    return keys
+
+
+
+
+def load_spec(path: str | Path) -> PipelineSpec:
+    """Read and validate a pipeline spec file. Raises SpecError naming file, line and field."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read the spec file: {exc.strerror}") from exc
+    return parse_spec(text, source=str(path))
+
+
+def parse_spec(text: str, source: str = "<spec>") -> PipelineSpec:
+    """Validate a spec held in a YAML string."""
+    try:
+        data = yaml.safe_load(text)
+        node = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(f"{source}{where}: not valid YAML: {problem}") from exc
+    if not isinstance(data, dict):
+        raise SpecError(f"{source}: a spec is a YAML mapping with keys name, stream, app_table, job")
+    return validate_spec_data(data, source=source, node=node)
+
+
+def validate_spec_data(
+    data: dict[str, Any], source: str = "<spec>", node: yaml.Node | None = None
+) -> PipelineSpec:
+    """Validate already-parsed spec data, turning pydantic's errors into one readable SpecError."""
+    try:
+        return PipelineSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(format_validation_error(exc, source, node)) from exc
+
+
+def format_validation_error(
+    exc: ValidationError, source: str, node: yaml.Node | None = None
+) -> str:
+    lines = [f"{source}: invalid pipeline spec ({exc.error_count()} problem(s))"]
+    for error in exc.errors():
+        loc = [part for part in error["loc"] if not str(part).startswith("function-")]
+        field = ".".join(str(part) for part in loc) or "(top level)"
+        line = _line_of(node, loc) if node is not None else None
+        where = f"{source}:{line}" if line else source
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key; allowed here: " + ", ".join(_allowed_keys(loc[:-1]))
+        elif error["type"] == "missing":
+            message = "required field is missing"
+        got = error.get("input")
+        suffix = (
+            f" (got {got!r})"
+            if error["type"] not in {"missing", "extra_forbidden"} and not isinstance(got, dict)
+            else ""
+        )
+        lines.append(f"  {where}: {field}: {message}{suffix}")
+    return "\n".join(lines)
+
+
+def _line_of(node: yaml.Node, loc: list[Any]) -> int | None:
+    current = node
+    line = current.start_mark.line + 1
+    for part in loc:
+        if isinstance(current, yaml.MappingNode):
+            match = next((v for k, v in current.value if k.value == str(part)), None)
+            key = next((k for k, _ in current.value if k.value == str(part)), None)
+            if match is None or key is None:
+                return line
+            line = key.start_mark.line + 1
+            current = match
+        elif isinstance(current, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(current.value):
+                return line
+            current = current.value[part]
+            line = current.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _allowed_keys(loc: list[Any]) -> list[str]:
+    model: type[BaseModel] = PipelineSpec
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None) if field else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        else:
+            return []
+    return sorted(model.model_fields)
