@@ -35,26 +35,37 @@ def word_lines(lines: int, words_per_line: int, rng: random.Random) -> list[str]
     return [" ".join(str(rng.randint(0, 9)) for _ in range(words_per_line)) for _ in range(lines)]
 
 
+class PutSummary(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    sent: int
+    last_sequence_by_shard: dict[str, str]
+
+
 def put_all(
     client: Any,
     stream: str,
     records: Iterable[str],
     rate_per_second: float | None = None,
     progress: Callable[[int], None] | None = None,
-) -> int:
+) -> PutSummary:
     """Put every record (retrying the ones Kinesis refuses), at most `rate_per_second`."""
     sent = 0
+    last: dict[str, int] = {}
     started = time.monotonic()
     for batch in _batches(records, MAX_BATCH):
         pending = [{"Data": r.encode(), "PartitionKey": r} for r in batch]
         attempt = 0
         while pending:
             response = client.put_records(StreamName=stream, Records=pending)
-            pending = [
-                entry
-                for entry, result in zip(pending, response["Records"])
-                if "ErrorCode" in result
-            ]
+            refused = []
+            for entry, result in zip(pending, response["Records"], strict=True):
+                if "ErrorCode" in result:
+                    refused.append(entry)
+                else:
+                    shard, number = result["ShardId"], int(result["SequenceNumber"])
+                    last[shard] = max(last.get(shard, 0), number)
+            pending = refused
             if pending:
                 attempt += 1
                 time.sleep(min(2.0, 0.05 * 2**attempt))
@@ -65,7 +76,7 @@ def put_all(
             ahead = sent / rate_per_second - (time.monotonic() - started)
             if ahead > 0:
                 time.sleep(ahead)
-    return sent
+    return PutSummary(sent=sent, last_sequence_by_shard={k: str(v) for k, v in last.items()})
 
 
 def account(expected: Iterable[str], observed: Iterable[str]) -> Accounting:

@@ -56,6 +56,8 @@ def directory_sink_writer(path: str) -> Callable[[Any, Any], None]:
     its arguments and pickles it into the Spark checkpoint with the DStream graph."""
 
     def write_batch(batch_time: Any, rdd: Any) -> None:
+        if rdd.isEmpty():
+            return  # nothing to publish; a replay of this batch time is empty too
         root = Path(path)
         root.mkdir(parents=True, exist_ok=True)
         batch_ms = round(batch_time.timestamp() * 1000)

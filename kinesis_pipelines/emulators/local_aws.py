@@ -96,6 +96,7 @@ class LocalAws:
         self.home = home or state_home()
         self.region = region
         self.state: LocalAwsState | None = None
+        self.owned = False  # True when this object started the servers: only then does it stop them
 
     def __enter__(self) -> LocalAwsState:
         return self.start()
@@ -108,6 +109,8 @@ class LocalAws:
         if existing is not None and existing.running():
             self.state = existing
             return existing
+        if existing is not None:
+            LocalAws(self.home).stop(force=True)  # leftovers of a crashed run
         node_modules = install_npm_emulators()
         node = require("node", "run the Kinesis and DynamoDB emulators")
         base = self.home / "local-aws"
@@ -187,9 +190,13 @@ class LocalAws:
             data_dir=str(data),
         )
         (self.home / STATE_FILE).write_text(self.state.model_dump_json(indent=2))
+        self.owned = True
         return self.state
 
-    def stop(self) -> None:
+    def stop(self, force: bool = False) -> None:
+        """Stop the servers this object started (or, with force, whatever the state file names)."""
+        if not (self.owned or force):
+            return
         state = self.state or read_state(self.home)
         if state is None:
             return
@@ -198,3 +205,4 @@ class LocalAws:
             stop_group(pid, grace_seconds=3)
         (self.home / STATE_FILE).unlink(missing_ok=True)
         self.state = None
+        self.owned = False

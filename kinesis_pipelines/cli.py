@@ -1,0 +1,225 @@
+"""`kinesis-pipelines`: a thin command line over the library. Each command is one library call;
+only the package's own errors are caught, printed plainly, with exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from kinesis_pipelines.errors import KinesisPipelinesError
+from kinesis_pipelines.spec import load_spec
+
+
+def _say(quiet: bool) -> Callable[[str], None]:
+    def say(message: str) -> None:
+        if not quiet:
+            print(message, flush=True)
+
+    return say
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from kinesis_pipelines.launch.submit import check_processor
+
+    for path in args.spec:
+        spec = load_spec(path)
+        check_processor(spec.job.processor)
+        print(f"{path}: ok: pipeline {spec.name} reads {spec.stream.name}")
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from kinesis_pipelines.pipeline import plan
+
+    report = plan(load_spec(args.spec))
+    if args.json:
+        print(report.model_dump_json())
+        return 0
+    print(f"pipeline        {report.pipeline}")
+    exists = {True: "exists", False: "would be created", None: "unknown"}[report.stream_exists]
+    print(f"stream          {report.stream} ({exists})")
+    print(f"open shards     {report.open_shards} (from {report.shards_source})")
+    print(f"app table       {report.application_table}")
+    print(f"receivers       {report.receivers}")
+    print(f"cores           {report.cores} on {report.master}")
+    print(f"why             {report.reason}")
+    print(f"generation      {report.generation}")
+    print(f"assembly jar    {report.assembly_jar}")
+    print(f"spark-submit    {report.spark_submit}")
+    for note in report.notes:
+        print(f"note            {note}")
+    return 0
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from kinesis_pipelines.pipeline import deploy
+
+    _stream, _table, _jar, result = deploy(
+        load_spec(args.spec), reset_app_table=args.reset_app_table, progress=_say(False)
+    )
+    print(f"{result.action}: {result.record.driver_id} ({result.plan.reason}); UI {result.ui_url}")
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from kinesis_pipelines.pipeline import resources_for
+
+    status = resources_for(load_spec(args.spec)).job.stop(progress=_say(False))
+    print(f"driver: {status.state.value if status else 'never deployed'}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from kinesis_pipelines.pipeline import resources_for
+
+    job = resources_for(load_spec(args.spec)).job
+    record, status = job.status()
+    out: dict[str, Any] = {"deployed": record is not None}
+    if record is not None and status is not None:
+        out.update(
+            driver_id=record.driver_id,
+            state=status.state.value,
+            generation=record.generation,
+            receivers=record.receivers,
+            ui=record.ui_url,
+            statistics=job.streaming_statistics(),
+        )
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def cmd_produce(args: argparse.Namespace) -> int:
+    import random
+    import uuid
+
+    from kinesis_pipelines.pipeline import resources_for
+    from kinesis_pipelines.producer import put_all, unique_ids, word_lines
+
+    spec = load_spec(args.spec)
+    if args.ids:
+        records = unique_ids(args.run_id or uuid.uuid4().hex[:8], args.ids)
+    else:
+        records = word_lines(args.lines, args.words_per_line, random.Random(args.seed))
+    client = resources_for(spec).stream.client()
+    summary = put_all(client, spec.stream.name, records, rate_per_second=args.rate)
+    print(f"put {summary.sent} records on {spec.stream.name}")
+    return 0
+
+
+def cmd_local_aws(args: argparse.Namespace) -> int:
+    from kinesis_pipelines.emulators.local_aws import LocalAws, read_state
+
+    if args.action == "start":
+        state = LocalAws().start()
+        print(state.model_dump_json(indent=2, exclude={"pids"}))
+    elif args.action == "stop":
+        LocalAws().stop(force=True)
+        print("embedded AWS stopped")
+    else:
+        state = read_state()
+        running = state is not None and state.running()
+        print(json.dumps({"running": running, **(state.model_dump() if state else {})}, indent=2))
+    return 0
+
+
+def cmd_assembly(args: argparse.Namespace) -> int:
+    from kinesis_pipelines.assembly.build import build_assembly
+
+    jar = build_assembly(args.spark_version, progress=_say(args.json))
+    print(jar.model_dump_json(indent=None if args.json else 2))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from kinesis_pipelines.demo import run_demo
+
+    summary = run_demo(
+        duration=args.duration, rate=args.rate, shards=args.shards, say=_say(False)
+    )
+    print("\nsummary:")
+    for key in ("produced", "processed", "lost", "duplicates", "shards", "receivers", "cores",
+                "submit_to_first_batch_seconds", "records_per_second", "driver_exit"):
+        print(f"  {key:<31} {summary[key]}")
+    if args.json:
+        print(json.dumps(summary))
+    return 0 if summary["lost"] == 0 else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from kinesis_pipelines import versions
+
+    parser = argparse.ArgumentParser(
+        prog="kinesis-pipelines",
+        description="Deploy and operate Spark Streaming jobs that read Amazon Kinesis.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check pipeline spec files; nothing touches AWS")
+    p.add_argument("spec", nargs="+", type=Path)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("plan", help="what a deploy would create and submit")
+    p.add_argument("spec", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("deploy", help="create what is missing and run the streaming job")
+    p.add_argument("spec", type=Path)
+    p.add_argument("--reset-app-table", action="store_true",
+                   help="recreate a lease table that does not match the stream (forgets positions)")
+    p.set_defaults(func=cmd_deploy)
+
+    p = sub.add_parser("stop", help="stop the streaming job gracefully")
+    p.add_argument("spec", type=Path)
+    p.set_defaults(func=cmd_stop)
+
+    p = sub.add_parser("status", help="the driver's state and streaming statistics")
+    p.add_argument("spec", type=Path)
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("produce", help="put test records on the pipeline's stream")
+    p.add_argument("spec", type=Path)
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--ids", type=int, help="put N unique, checkable ids")
+    group.add_argument("--lines", type=int, default=100, help="lines of random words (default)")
+    p.add_argument("--words-per-line", type=int, default=10)
+    p.add_argument("--rate", type=float, default=None, help="records per second")
+    p.add_argument("--run-id", default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.set_defaults(func=cmd_produce)
+
+    p = sub.add_parser("local-aws", help="the embedded local AWS (Kinesis, DynamoDB, CloudWatch)")
+    p.add_argument("action", choices=["start", "stop", "status"])
+    p.set_defaults(func=cmd_local_aws)
+
+    p = sub.add_parser("assembly", help="build (or find cached) the kinesis-asl assembly jar")
+    p.add_argument("--spark-version", default=versions.SPARK_VERSION)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_assembly)
+
+    p = sub.add_parser("demo", help="the main job: a pipeline consuming Kinesis end to end")
+    p.add_argument("--duration", type=float, default=30.0, help="seconds of producing (30)")
+    p.add_argument("--rate", type=float, default=200.0, help="records per second (200)")
+    p.add_argument("--shards", type=int, default=2)
+    p.add_argument("--json", action="store_true", help="end with one JSON summary line")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KinesisPipelinesError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""Assets of a pipeline: the stream, the application table, the shared assembly jar, the job."""
+
+
+import dagster as dg
+from pydantic import Field
+
+from kinesis_pipelines import versions
+from kinesis_pipelines.assembly.build import build_assembly
+from kinesis_pipelines.pipeline import ensure_app_table
+from kinesis_pipelines.resources.dynamodb import DynamoDBAppTableResource
+from kinesis_pipelines.resources.kinesis import KinesisStreamResource
+from kinesis_pipelines.resources.spark import SparkReceiverJobResource
+from kinesis_pipelines.spec import PipelineSpec
+
+ASSEMBLY_GROUP = "kinesis_asl"
+
+
+def assembly_key(spark_version: str) -> dg.AssetKey:
+    return dg.AssetKey(["kinesis_asl_assembly", "spark_" + spark_version.replace(".", "_")])
+
+
+def resource_keys(pipeline: str) -> dict[str, str]:
+    return {
+        "stream": f"{pipeline}__stream",
+        "app_table": f"{pipeline}__app_table",
+        "job": f"{pipeline}__spark_job",
+    }
+
+
+def assembly_asset(spark_version: str) -> dg.AssetsDefinition:
+    """The kinesis-asl assembly for one Spark version, shared by every pipeline on it."""
+
+    @dg.asset(
+        key=assembly_key(spark_version),
+        group_name=ASSEMBLY_GROUP,
+        kinds={"spark", "maven"},
+        description=(
+            f"Spark {spark_version}'s Kinesis connector and its dependencies minus what Spark "
+            "provides, built with Maven and cached by content."
+        ),
+    )
+    def kinesis_asl_assembly(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        jar = build_assembly(spark_version, progress=context.log.info)
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(jar.path),
+                "sha256": jar.sha256,
+                "size_bytes": jar.size_bytes,
+                "spark_version": jar.spark_version,
+                "scala_binary_version": jar.scala_binary_version,
+                "connector": jar.connector,
+                "kcl_version": jar.kcl_version,
+                "aws_sdk_version": jar.aws_sdk_version,
+                "python_helper_class": versions.PYTHON_HELPER_CLASS,
+                "cache_hit": jar.cache_hit,
+                "build_seconds": jar.build_seconds,
+            }
+        )
+
+    return kinesis_asl_assembly
+
+
+class AppTableConfig(dg.Config):
+    reset_app_table: bool = Field(
+        False,
+        description=(
+            "Delete and recreate a lease table that does not match the stream. Forgets every "
+            "shard's position: the job restarts from its initial position."
+        ),
+    )
+
+
+def pipeline_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
+    name = spec.name
+    keys = resource_keys(name)
+    common = {
+        "group_name": name,
+        "owners": spec.owners or None,
+    }
+
+    @dg.asset(
+        key=[name, "stream"],
+        kinds={"kinesis"},
+        description=f"Kinesis stream {spec.stream.name}: created if missing, never resharded here.",
+        required_resource_keys={keys["stream"]},
+        **common,
+    )
+    def stream(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        resource: KinesisStreamResource = getattr(context.resources, keys["stream"])
+        report = resource.ensure_stream(progress=context.log.info)
+        if report.drift:
+            context.log.warning(report.drift)
+        return dg.MaterializeResult(
+            metadata={
+                "stream_arn": report.arn,
+                "created": report.created,
+                "open_shards": len(report.open_shards),
+                "open_shard_ids": report.open_shards,
+                "capacity_mode": report.capacity_mode,
+                "retention_hours": report.retention_hours,
+                "drift": report.drift or "none",
+            }
+        )
+
+    @dg.asset(
+        key=[name, "app_table"],
+        kinds={"dynamodb"},
+        deps=[stream],
+        description=(
+            f"KCL lease and checkpoint table {spec.app_table.application_name}: created on-demand "
+            "if missing; checked against the stream if present."
+        ),
+        required_resource_keys={keys["stream"], keys["app_table"]},
+        **common,
+    )
+    def app_table(context: dg.AssetExecutionContext, config: AppTableConfig) -> dg.MaterializeResult:
+        stream_resource: KinesisStreamResource = getattr(context.resources, keys["stream"])
+        table_resource: DynamoDBAppTableResource = getattr(context.resources, keys["app_table"])
+        stream_report = stream_resource.ensure_stream(progress=context.log.info)
+        report = ensure_app_table(
+            stream_resource, table_resource, stream_report, config.reset_app_table, context.log.info
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "table": report.table,
+                "created": report.created,
+                "reset": report.reset,
+                "billing_mode": report.billing_mode,
+                "leases": len(report.leases),
+                "checkpoints": {lease.shard_id: lease.checkpoint or "-" for lease in report.leases},
+            }
+        )
+
+    @dg.asset(
+        key=[name, "streaming_job"],
+        kinds={"spark"},
+        deps=[stream, app_table, assembly_key(spec.job.spark_version)],
+        description=(
+            f"The Spark Streaming job reading {spec.stream.name} with one receiver per open shard "
+            "(bounded by max receivers and cores). Same spec while it runs: unchanged; changed "
+            "spec: graceful stop, then a new checkpoint generation."
+        ),
+        required_resource_keys={keys["stream"], keys["job"]},
+        **common,
+    )
+    def streaming_job(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        stream_resource: KinesisStreamResource = getattr(context.resources, keys["stream"])
+        job: SparkReceiverJobResource = getattr(context.resources, keys["job"])
+        jar = build_assembly(spec.job.spark_version, progress=context.log.info)
+        result = job.deploy(
+            len(stream_resource.open_shard_ids()), jar.path, progress=context.log.info
+        )
+        context.log.info(result.plan.reason)
+        return dg.MaterializeResult(
+            metadata={
+                "action": result.action,
+                "driver_id": result.record.driver_id,
+                "application_id": result.application_id or "-",
+                "spark_ui": dg.MetadataValue.url(result.ui_url),
+                "checkpoint_dir": dg.MetadataValue.path(result.checkpoint_dir),
+                "generation": result.record.generation,
+                "receivers": result.plan.receivers,
+                "cores": result.plan.cores,
+                "master": result.plan.master,
+                "plan": result.plan.reason,
+                "replaced_generation": result.replaced_generation or "-",
+                "driver_log": dg.MetadataValue.path(result.record.log_path),
+            }
+        )
+
+    return [stream, app_table, streaming_job]

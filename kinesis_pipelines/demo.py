@@ -1,0 +1,124 @@
+"""The main job: a pipeline consuming Kinesis end to end on the embedded local AWS.
+
+Starts the embedded AWS, builds the assembly, deploys the example `records` pipeline under a
+fresh name, produces unique ids for `duration` seconds while showing progress, waits for the
+job to catch up, stops it gracefully and accounts for every record.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kinesis_pipelines.app.sinks import read_output
+from kinesis_pipelines.emulators.local_aws import LocalAws
+from kinesis_pipelines.launch.submit import resolve_path
+from kinesis_pipelines.pipeline import deploy, resources_for
+from kinesis_pipelines.producer import account, put_all, unique_ids
+from kinesis_pipelines.spec import PipelineSpec, load_spec
+
+EXAMPLE = Path(__file__).with_name("examples") / "records.yaml"
+Say = Callable[[str], None]
+
+
+def demo_spec(run_id: str, shards: int) -> PipelineSpec:
+    base = load_spec(EXAMPLE)
+    return base.model_copy(
+        update={
+            "name": f"demo_{run_id}",
+            "stream": base.stream.model_copy(update={"name": f"kp-demo-{run_id}", "shards": shards}),
+            "app_table": base.app_table.model_copy(
+                update={"application_name": f"kp-demo-{run_id}-app"}
+            ),
+            "job": base.job.model_copy(
+                update={"sink": base.job.sink.model_copy(update={"path": f"output/demo-{run_id}"})}
+            ),
+        }
+    )
+
+
+def run_demo(
+    duration: float = 30.0, rate: float = 200.0, shards: int = 2, say: Say = print
+) -> dict[str, Any]:
+    run_id = uuid.uuid4().hex[:8]
+    spec = demo_spec(run_id, shards)
+    started = time.monotonic()
+    with LocalAws() as local:
+        say(f"embedded AWS up: Kinesis {local.kinesis_endpoint}, DynamoDB {local.dynamodb_endpoint}")
+        stream_report, _table, jar, result = deploy(spec, progress=say)
+        job = resources_for(spec).job
+        submitted = result.record.submitted_at
+        try:
+            first_batch = _wait_first_batch(job, say)
+            first_batch_seconds = round(first_batch - submitted, 2)
+            say(f"first batch completed {first_batch_seconds} s after submit; producing...")
+            ids = unique_ids(run_id, max(1, int(duration * rate)))
+            sink = resolve_path(spec.job.sink.path)
+            client = resources_for(spec).stream.client()
+            last = [0.0]
+
+            def progress(sent: int) -> None:
+                if time.monotonic() - last[0] >= 2:
+                    last[0] = time.monotonic()
+                    done = account(ids[:sent], read_output(sink))
+                    say(f"  produced {sent:>7}  processed {done.processed:>7}")
+
+            produce_started = time.monotonic()
+            put_all(client, spec.stream.name, ids, rate_per_second=rate, progress=progress)
+            produce_seconds = time.monotonic() - produce_started
+            say(f"produced {len(ids)} records in {produce_seconds:.1f} s; waiting for the job")
+            tally = _wait_drained(ids, sink, say)
+            drained_seconds = time.monotonic() - produce_started
+            stats = job.streaming_statistics() or {}
+        finally:
+            say("stopping the job gracefully")
+            status = job.stop()
+        summary = {
+            "pipeline": spec.name,
+            "produced": tally.produced,
+            "processed": tally.processed,
+            "lost": tally.lost,
+            "duplicates": tally.duplicates,
+            "unexpected": tally.unexpected,
+            "shards": len(stream_report.open_shards),
+            "receivers": result.plan.receivers,
+            "cores": result.plan.cores,
+            "master": result.plan.master,
+            "batches": stats.get("numTotalCompletedBatches"),
+            "submit_to_first_batch_seconds": first_batch_seconds,
+            "records_per_second": round(tally.processed / drained_seconds, 1),
+            "driver_exit": status.state.value if status else None,
+            "assembly_jar": jar.path,
+            "assembly_cache_hit": jar.cache_hit,
+            "spark_ui": result.ui_url,
+            "total_seconds": round(time.monotonic() - started, 1),
+        }
+    return summary
+
+
+def _wait_first_batch(job: Any, say: Say, timeout: float = 180.0) -> float:
+    deadline = time.monotonic() + timeout
+    next_note = 0.0
+    while time.monotonic() < deadline:
+        stats = job.streaming_statistics()
+        if stats and stats.get("numTotalCompletedBatches", 0) >= 1:
+            return time.time()
+        if time.monotonic() > next_note:
+            receivers = stats.get("numActiveReceivers") if stats else None
+            say(f"waiting for the first batch (active receivers: {receivers})")
+            next_note = time.monotonic() + 3
+        time.sleep(0.25)
+    raise TimeoutError(f"no batch completed within {timeout:.0f} s")
+
+
+def _wait_drained(ids: list[str], sink: Path, say: Say, timeout: float = 120.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        tally = account(ids, read_output(sink))
+        if tally.lost == 0 or time.monotonic() > deadline:
+            return tally
+        say(f"  processed {tally.processed} of {tally.produced}")
+        time.sleep(2)
