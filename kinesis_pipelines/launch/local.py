@@ -28,7 +28,7 @@ class LocalProcessLauncher:
         # A shell leads the group and records the driver's exit status, so any later process
         # (a sensor, the CLI) can read it, not only the one that started the driver.
         wrapped = ["/bin/sh", "-c", '"$@"; echo $? > "$KP_EXIT_FILE"', "kp-driver", *request.argv]
-        env = {**request.env, "KP_EXIT_FILE": str(exit_file)}
+        env = {**os.environ, **request.env, "KP_EXIT_FILE": str(exit_file)}
         try:
             process = start_group(wrapped, Path(request.log_path), env=env)
         except OSError as exc:

@@ -1,0 +1,56 @@
+"""Session-wide fixtures: one state home, one embedded AWS and one assembly jar per test session.
+
+Every test runs with fake AWS credentials, so nothing can reach a real account by accident.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kinesis_pipelines.assembly.build import AssemblyJar, build_assembly
+from kinesis_pipelines.emulators.local_aws import LocalAws, LocalAwsState
+from kinesis_pipelines.home import HOME_ENV
+
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_home() -> Iterator[Path]:
+    """A private state home and fake credentials for the whole session."""
+    home = Path(tempfile.mkdtemp(prefix="kp-tests-"))
+    saved = {key: os.environ.get(key) for key in [HOME_ENV, *FAKE_CREDENTIALS]}
+    os.environ[HOME_ENV] = str(home)
+    os.environ.update(FAKE_CREDENTIALS)
+    yield home
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def local_aws(session_home: Path) -> Iterator[LocalAwsState]:
+    aws = LocalAws(session_home)
+    state = aws.start()
+    try:
+        yield state
+    finally:
+        aws.stop()
+
+
+@pytest.fixture(scope="session")
+def assembly_jar() -> AssemblyJar:
+    return build_assembly()

@@ -1,0 +1,92 @@
+"""Shared steps of the end-to-end tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import dagster as dg
+import requests
+
+from kinesis_pipelines.app.sinks import read_output
+from kinesis_pipelines.defs import build_definitions
+from kinesis_pipelines.launch.submit import resolve_path
+from kinesis_pipelines.pipeline import resources_for
+from kinesis_pipelines.producer import Accounting, account
+from kinesis_pipelines.spec import PipelineSpec
+
+
+def make_spec(name: str, shards: int, **job: Any) -> PipelineSpec:
+    job_fields = {
+        "checkpoint_dir": "checkpoints",
+        "sink": {"path": f"output/{name}"},
+        "batch_interval_seconds": 2,
+        "kcl_checkpoint_interval_seconds": 1,
+        "executor_cores": 3,
+        **job,
+    }
+    return PipelineSpec.model_validate(
+        {
+            "name": name,
+            "stream": {"name": f"s-{name}", "endpoint_url": "embedded", "shards": shards},
+            "app_table": {"application_name": f"app-{name}", "endpoint_url": "embedded"},
+            "cloudwatch_endpoint_url": "embedded",
+            "job": job_fields,
+        }
+    )
+
+
+def materialize(spec: PipelineSpec, selection: str | None = None) -> dg.ExecuteInProcessResult:
+    defs = build_definitions([spec])
+    result = dg.materialize(
+        list(defs.assets or []),  # type: ignore[arg-type]
+        resources=defs.resources,
+        selection=selection,
+        raise_on_error=True,
+    )
+    assert result.success
+    return result
+
+
+def job_metadata(result: dg.ExecuteInProcessResult, spec: PipelineSpec) -> dict[str, Any]:
+    events = result.get_asset_materialization_events()
+    for event in events:
+        materialization = event.step_materialization_data.materialization
+        if materialization.asset_key == dg.AssetKey([spec.name, "streaming_job"]):
+            return {k: v.value for k, v in materialization.metadata.items()}
+    raise AssertionError("no streaming_job materialization")
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def wait_all_out(spec: PipelineSpec, ids: list[str], timeout: float = 150.0) -> Accounting:
+    sink = resolve_path(spec.job.sink.path)
+    deadline = time.monotonic() + timeout
+    while True:
+        tally = account(ids, read_output(sink))
+        if tally.lost == 0 or time.monotonic() > deadline:
+            return tally
+        time.sleep(1)
+
+
+def active_receivers(spec: PipelineSpec) -> list[dict[str, Any]]:
+    job = resources_for(spec).job
+    record = job.current()
+    assert record is not None
+    info = job.streaming_statistics()
+    if info is None:
+        return []
+    app = requests.get(f"{record.ui_url}/api/v1/applications", timeout=3).json()[0]["id"]
+    receivers = requests.get(
+        f"{record.ui_url}/api/v1/applications/{app}/streaming/receivers", timeout=3
+    ).json()
+    return [r for r in receivers if r.get("isActive")]
