@@ -10,8 +10,21 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from kinesis_pipelines.errors import KinesisPipelinesError
-from kinesis_pipelines.spec import load_spec
+from kinesis_pipelines.errors import KinesisPipelinesError, SpecError
+from kinesis_pipelines.spec import PipelineSpec
+from kinesis_pipelines.spec import load_spec as _load_spec
+
+
+def load_spec(path: Path) -> PipelineSpec:
+    """Load a spec and import its processor, so every error names the file."""
+    from kinesis_pipelines.launch.submit import check_processor
+
+    spec = _load_spec(path)
+    try:
+        check_processor(spec.job.processor)
+    except SpecError as exc:
+        raise SpecError(f"{path}: {exc}") from exc
+    return spec
 
 
 def _say(quiet: bool) -> Callable[[str], None]:
@@ -23,11 +36,8 @@ def _say(quiet: bool) -> Callable[[str], None]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from kinesis_pipelines.launch.submit import check_processor
-
     for path in args.spec:
         spec = load_spec(path)
-        check_processor(spec.job.processor)
         print(f"{path}: ok: pipeline {spec.name} reads {spec.stream.name}")
     return 0
 

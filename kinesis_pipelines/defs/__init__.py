@@ -10,6 +10,7 @@ import dagster as dg
 from kinesis_pipelines.defs.assets import assembly_asset, pipeline_assets, resource_keys
 from kinesis_pipelines.defs.jobs import pipeline_jobs
 from kinesis_pipelines.errors import SpecError
+from kinesis_pipelines.launch.submit import check_processor
 from kinesis_pipelines.pipeline import resources_for
 from kinesis_pipelines.spec import PipelineSpec
 
@@ -26,6 +27,10 @@ def build_definitions(specs: Sequence[PipelineSpec]) -> dg.Definitions:
     jobs: list[Any] = []
     resources: dict[str, object] = {}
     for spec in specs:
+        try:
+            check_processor(spec.job.processor)
+        except SpecError as exc:
+            raise SpecError(f"pipeline {spec.name}: {exc}") from exc
         assets += pipeline_assets(spec)
         jobs += pipeline_jobs(spec)
         configured = resources_for(spec)

@@ -1,0 +1,54 @@
+"""Snapshot of what the code location holds, and the rules applied while building it."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from kinesis_pipelines.defs import build_definitions
+from kinesis_pipelines.errors import SpecError
+from kinesis_pipelines_tests.e2e.helpers import make_spec
+
+
+def test_definitions_module_loads_the_examples() -> None:
+    from kinesis_pipelines.definitions import defs
+
+    repo = defs.get_repository_def()
+    keys = {key.to_user_string() for key in repo.asset_graph.get_all_asset_keys()}
+    assert keys == {
+        "kinesis_asl_assembly/spark_3_3_0",
+        "records/stream", "records/app_table", "records/streaming_job",
+        "wordcount/stream", "wordcount/app_table", "wordcount/streaming_job",
+    }
+    jobs = {job.name for job in repo.get_all_jobs()} - {"__ASSET_JOB"}
+    assert jobs == {"records__deploy", "records__stop", "wordcount__deploy", "wordcount__stop"}
+
+
+def test_assets_carry_kinds_groups_and_dependencies() -> None:
+    spec = make_spec("orders", shards=2)
+    graph = build_definitions([spec]).get_repository_def().asset_graph
+    job = graph.get(dg.AssetKey(["orders", "streaming_job"]))
+    assert job.kinds == {"spark"}
+    assert job.group_name == "orders"
+    assert {k.to_user_string() for k in job.parent_keys} == {
+        "orders/stream", "orders/app_table", "kinesis_asl_assembly/spark_3_3_0",
+    }
+    assert graph.get(dg.AssetKey(["orders", "stream"])).kinds == {"kinesis"}
+    assert graph.get(dg.AssetKey(["orders", "app_table"])).kinds == {"dynamodb"}
+
+
+def test_one_assembly_asset_for_pipelines_on_one_spark_version() -> None:
+    defs = build_definitions([make_spec("a", 1), make_spec("b", 1)])
+    keys = defs.get_repository_def().asset_graph.get_all_asset_keys()
+    assert sum(1 for key in keys if key.path[0] == "kinesis_asl_assembly") == 1
+
+
+def test_duplicate_pipeline_names_are_refused() -> None:
+    with pytest.raises(SpecError, match="repeated: a"):
+        build_definitions([make_spec("a", 1), make_spec("a", 2)])
+
+
+def test_unimportable_processor_fails_the_load_not_the_driver() -> None:
+    spec = make_spec("bad", 1, processor="no_such_package.mod:fn")
+    with pytest.raises(SpecError, match="pipeline bad: job.processor"):
+        build_definitions([spec])
