@@ -62,8 +62,9 @@ def test_bad_input_is_named_and_exits_2(
 
 
 def test_plan_without_aws_shows_the_submit_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("KINESIS_PIPELINES_HOME", str(tmp_path / "home"))  # no embedded AWS here
     path = write(tmp_path, GOOD)
     assert main(["plan", "--json", str(path)]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

@@ -1,0 +1,31 @@
+"""Shared helpers of the benchmarks: a throwaway state home, process-group memory."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def isolated_home() -> Path:
+    home = Path(tempfile.mkdtemp(prefix="kp-bench-"))
+    os.environ["KINESIS_PIPELINES_HOME"] = str(home)
+    return home
+
+
+def group_rss_mib(pgid: int) -> float:
+    """Resident memory of every process in a process group, in MiB."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().split(") ", 1)[1].split()
+            if int(stat[2]) != pgid:
+                continue
+            for line in (entry / "status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 1024

@@ -1,0 +1,92 @@
+"""Submit-to-first-batch through the package vs a hand-typed spark-submit of the same app.
+
+    .venv/bin/python bench/overhead.py
+
+Both runs start the same receiver application on the same stream; "first batch" is the first
+completed batch reported by the driver's monitoring API. The package's time includes planning,
+reading the stream's shards, the lease-table check and the assembly cache lookup.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import isolated_home  # noqa: E402
+from kinesis_pipelines.assembly.build import build_assembly  # noqa: E402
+from kinesis_pipelines.aws import resolve_connection  # noqa: E402
+from kinesis_pipelines.emulators.local_aws import LocalAws  # noqa: E402
+from kinesis_pipelines.launch.base import DriverRecord  # noqa: E402
+from kinesis_pipelines.launch.local import LocalProcessLauncher  # noqa: E402
+from kinesis_pipelines.launch.submit import build_submit_request  # noqa: E402
+from kinesis_pipelines.pipeline import deploy, resources_for  # noqa: E402
+from kinesis_pipelines.processes import free_port  # noqa: E402
+from kinesis_pipelines.spec import PipelineSpec  # noqa: E402
+
+
+def first_batch(ui_url: str, timeout: float = 300) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            apps = requests.get(f"{ui_url}/api/v1/applications", timeout=2).json()
+            stats = requests.get(
+                f"{ui_url}/api/v1/applications/{apps[0]['id']}/streaming/statistics", timeout=2
+            ).json()
+            if stats.get("numTotalCompletedBatches", 0) >= 1:
+                return time.monotonic()
+        except (requests.RequestException, ValueError, IndexError, KeyError):
+            pass
+        time.sleep(0.1)
+    raise TimeoutError("no first batch")
+
+
+def spec_for(name: str) -> PipelineSpec:
+    return PipelineSpec.model_validate({
+        "name": name,
+        "stream": {"name": "bench-oh", "endpoint_url": "embedded", "shards": 2},
+        "app_table": {"application_name": f"bench-{name}", "endpoint_url": "embedded"},
+        "cloudwatch_endpoint_url": "embedded",
+        "job": {"checkpoint_dir": "cp", "sink": {"path": f"out-{name}"}, "executor_cores": 3},
+    })
+
+
+def main() -> None:
+    isolated_home()
+    with LocalAws():
+        jar = build_assembly()
+        # Hand-typed: the exact argv and env the package would run, started directly.
+        hand = spec_for("by_hand")
+        resources_for(hand).stream.ensure_stream()
+        resources_for(hand).app_table.ensure_table([], lambda _s: None)
+        plan = resources_for(hand).job.plan(2)
+        request, config, override = build_submit_request(
+            hand, plan, resolve_connection(hand), jar.path, free_port()
+        )
+        gen = Path(config.info_file).parent
+        gen.mkdir(parents=True, exist_ok=True)
+        (gen / "job.json").write_text(config.model_dump_json())
+        if override:
+            (gen / "region-override.xml").write_text(override)
+        launcher = LocalProcessLauncher()
+        t0 = time.monotonic()
+        record: DriverRecord = launcher.submit(request)
+        hand_seconds = first_batch(record.ui_url) - t0
+        launcher.stop_gracefully(record, 60)
+
+        packaged = spec_for("packaged")
+        t0 = time.monotonic()
+        _s, _t, _j, result = deploy(packaged)
+        package_seconds = first_batch(result.ui_url) - t0
+        resources_for(packaged).job.stop()
+    print(f"hand-typed spark-submit   {hand_seconds:.2f} s to first batch")
+    print(f"kinesis-pipelines deploy  {package_seconds:.2f} s to first batch")
+    print(f"ratio package/hand        {package_seconds / hand_seconds:.2f}")
+
+
+if __name__ == "__main__":
+    main()

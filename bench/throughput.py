@@ -1,0 +1,97 @@
+"""Records/s consumed by the deployed job vs a plain boto3 reader draining the same emulator
+stream, in one run; and the driver's memory while it works.
+
+    .venv/bin/python bench/throughput.py [--records 20000] [--shards 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import group_rss_mib, isolated_home  # noqa: E402
+from kinesis_pipelines.app.sinks import read_output  # noqa: E402
+from kinesis_pipelines.emulators.local_aws import LocalAws  # noqa: E402
+from kinesis_pipelines.launch.submit import resolve_path  # noqa: E402
+from kinesis_pipelines.pipeline import deploy, resources_for  # noqa: E402
+from kinesis_pipelines.producer import account, put_all, unique_ids  # noqa: E402
+from kinesis_pipelines.spec import PipelineSpec  # noqa: E402
+
+
+def boto3_drain(client, stream: str, shard_ids: list[str], expected: int) -> float:  # type: ignore[no-untyped-def]
+    """Seconds for one plain reader to read every record of every shard from the start."""
+    started = time.monotonic()
+    seen = 0
+    for shard in shard_ids:
+        iterator = client.get_shard_iterator(
+            StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            page = client.get_records(ShardIterator=iterator, Limit=10000)
+            seen += len(page["Records"])
+            if not page["Records"] and page.get("MillisBehindLatest", 0) == 0:
+                break
+            iterator = page.get("NextShardIterator")
+    assert seen == expected, f"boto3 reader saw {seen} of {expected}"
+    return time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=20000)
+    parser.add_argument("--shards", type=int, default=2)
+    args = parser.parse_args()
+    isolated_home()
+    spec = PipelineSpec.model_validate({
+        "name": "bench_tp",
+        "stream": {"name": "bench-tp", "endpoint_url": "embedded", "shards": args.shards},
+        "app_table": {"application_name": "bench-tp-app", "endpoint_url": "embedded"},
+        "cloudwatch_endpoint_url": "embedded",
+        "job": {"checkpoint_dir": "cp", "sink": {"path": "out"}, "executor_cores": args.shards + 1,
+                "batch_interval_seconds": 1},
+    })
+    with LocalAws():
+        resources = resources_for(spec)
+        report = resources.stream.ensure_stream()
+        ids = unique_ids("tp", args.records)
+        t0 = time.monotonic()
+        put_all(resources.stream.client(), spec.stream.name, ids)
+        put_seconds = time.monotonic() - t0
+        boto_seconds = boto3_drain(
+            resources.stream.client(), spec.stream.name, report.open_shards, args.records
+        )
+        _s, _t, _jar, result = deploy(spec)
+        sink = resolve_path(spec.job.sink.path)
+        first = None
+        peak_rss = 0.0
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            tally = account(ids, read_output(sink))
+            peak_rss = max(peak_rss, group_rss_mib(result.record.pid or 0))
+            if tally.processed and first is None:
+                first = time.monotonic()
+            if tally.lost == 0:
+                break
+            time.sleep(0.2)
+        done = time.monotonic()
+        resources.job.stop()
+    assert first is not None and tally.lost == 0, tally
+    job_seconds = max(done - first, 1e-3)
+    boto_rate = args.records / boto_seconds
+    # The job reads in micro-batches; its rate counts from the first record out to the last.
+    job_rate = args.records / job_seconds
+    print(f"records                 {args.records} on {args.shards} shard(s)")
+    print(f"put                     {args.records / put_seconds:,.0f} records/s")
+    print(f"boto3 reader            {boto_rate:,.0f} records/s ({boto_seconds:.2f} s)")
+    print(f"deployed job            {job_rate:,.0f} records/s ({job_seconds:.2f} s, first to last)")
+    print(f"ratio job/boto3         {job_rate / boto_rate:.2f}")
+    print(f"duplicates              {tally.duplicates}")
+    print(f"driver group peak RSS   {peak_rss:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
