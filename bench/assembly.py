@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kinesis_pipelines.assembly.build import build_assembly  # noqa: E402
+from kinesis_pipelines.assembly.build import build_assembly
 
 
 def main() -> None:

@@ -17,16 +17,16 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import isolated_home  # noqa: E402
-from kinesis_pipelines.assembly.build import build_assembly  # noqa: E402
-from kinesis_pipelines.aws import resolve_connection  # noqa: E402
-from kinesis_pipelines.emulators.local_aws import LocalAws  # noqa: E402
-from kinesis_pipelines.launch.base import DriverRecord  # noqa: E402
-from kinesis_pipelines.launch.local import LocalProcessLauncher  # noqa: E402
-from kinesis_pipelines.launch.submit import build_submit_request  # noqa: E402
-from kinesis_pipelines.pipeline import deploy, resources_for  # noqa: E402
-from kinesis_pipelines.processes import free_port  # noqa: E402
-from kinesis_pipelines.spec import PipelineSpec  # noqa: E402
+from bench.common import isolated_home
+from kinesis_pipelines.assembly.build import build_assembly
+from kinesis_pipelines.aws import resolve_connection
+from kinesis_pipelines.emulators.local_aws import LocalAws
+from kinesis_pipelines.launch.base import DriverRecord
+from kinesis_pipelines.launch.local import LocalProcessLauncher
+from kinesis_pipelines.launch.submit import build_submit_request
+from kinesis_pipelines.pipeline import deploy, resources_for
+from kinesis_pipelines.processes import free_port
+from kinesis_pipelines.spec import PipelineSpec
 
 
 def first_batch(ui_url: str, timeout: float = 300) -> float:

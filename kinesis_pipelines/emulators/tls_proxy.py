@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ssl
 
 HOST = "127.0.0.1"
@@ -18,10 +19,8 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
     except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
         pass
     finally:
-        try:
+        with contextlib.suppress(Exception):
             writer.close()
-        except Exception:
-            pass
 
 
 def _handler(target_port: int):  # type: ignore[no-untyped-def]

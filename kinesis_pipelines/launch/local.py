@@ -3,6 +3,7 @@ whole job runs in that driver; with a spark:// master the driver runs here in cl
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -91,7 +92,5 @@ def _read_exit_code(path: Path) -> int | None:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

@@ -50,5 +50,5 @@ def test_duplicate_pipeline_names_are_refused() -> None:
 
 def test_unimportable_processor_fails_the_load_not_the_driver() -> None:
     spec = make_spec("bad", 1, processor="no_such_package.mod:fn")
-    with pytest.raises(SpecError, match="pipeline bad: job.processor"):
+    with pytest.raises(SpecError, match=r"pipeline bad: job\.processor"):
         build_definitions([spec])
