@@ -159,6 +159,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if summary["lost"] == 0 else 1
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from kinesis_pipelines.components.schema import render_schema, write_schema
+
+    if args.write:
+        print(f"wrote {write_schema()}")
+    else:
+        print(render_schema(), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from kinesis_pipelines import versions
 
@@ -210,6 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spark-version", default=versions.SPARK_VERSION)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_assembly)
+
+    p = sub.add_parser("schema", help="the JSON schema of defs.yaml, from the pipeline spec")
+    p.add_argument("--write", action="store_true", help="update the shipped schema file")
+    p.set_defaults(func=cmd_schema)
 
     p = sub.add_parser("demo", help="the main job: a pipeline consuming Kinesis end to end")
     p.add_argument("--duration", type=float, default=30.0, help="seconds of producing (30)")

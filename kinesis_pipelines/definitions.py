@@ -1,12 +1,22 @@
-"""The one Dagster entry point: the shipped example pipelines on the embedded local AWS."""
-
-from __future__ import annotations
+"""The one Dagster entry point: every KinesisPipeline component under kinesis_pipelines/defs/,
+plus what pipelines share (one assembly-jar asset per Spark version), after checking that no
+two pipelines share a name or an application table."""
 
 from pathlib import Path
 
-from kinesis_pipelines.defs import build_definitions
-from kinesis_pipelines.spec import load_spec
+import dagster as dg
 
-EXAMPLES = Path(__file__).with_name("examples")
+from kinesis_pipelines.components import KinesisPipeline
+from kinesis_pipelines.orchestration import check_pipelines_apart, shared_definitions
 
-defs = build_definitions([load_spec(path) for path in sorted(EXAMPLES.glob("*.yaml"))])
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    tree = dg.ComponentTree.for_project(PROJECT_ROOT)
+    component_defs = tree.build_defs()
+    pipelines = tree.get_all_components(of_type=KinesisPipeline)
+    specs = [pipeline.spec(pipeline.source) for pipeline in pipelines]
+    check_pipelines_apart(specs, [str(pipeline.source) for pipeline in pipelines])
+    return dg.Definitions.merge(component_defs, shared_definitions(specs))

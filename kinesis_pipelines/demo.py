@@ -20,7 +20,7 @@ from kinesis_pipelines.pipeline import deploy, resources_for
 from kinesis_pipelines.producer import account, put_all, unique_ids
 from kinesis_pipelines.spec import PipelineSpec, load_spec
 
-EXAMPLE = Path(__file__).with_name("examples") / "records.yaml"
+EXAMPLE = Path(__file__).with_name("defs") / "records" / "defs.yaml"
 Say = Callable[[str], None]
 
 

@@ -27,6 +27,9 @@ from kinesis_pipelines.versions import SUPPORTED_SPARK_VERSIONS
 
 EMBEDDED = "embedded"
 """An endpoint value meaning: the embedded local AWS that `kinesis-pipelines local-aws` runs."""
+AWS_ITSELF = "aws"
+"""An endpoint value meaning: AWS's own endpoint (the same as leaving it out); lets a template
+switch between the embedded AWS and the real one, as in {{ env('KP_ENDPOINT', 'embedded') }}."""
 
 STREAM_NAME = re.compile(r"^[a-zA-Z0-9_.-]{1,128}$")
 TABLE_NAME = re.compile(r"^[a-zA-Z0-9_.-]{3,255}$")
@@ -64,9 +67,12 @@ class StorageLevel(str, Enum):
 def _check_endpoint(value: str | None, schemes: tuple[str, ...]) -> str | None:
     if value is None or value == EMBEDDED:
         return value
+    if value in (AWS_ITSELF, ""):
+        return None
     if not re.match(r"^[a-z]+://[^/\s]+/?$", value):
         raise ValueError(
-            f"must be {EMBEDDED!r} or a URL like https://host:port with no path, got {value!r}"
+            f"must be {EMBEDDED!r}, {AWS_ITSELF!r} or a URL like https://host:port with no path, "
+            f"got {value!r}"
         )
     scheme = value.split("://", 1)[0]
     if scheme not in schemes:
@@ -348,8 +354,13 @@ def load_spec(path: str | Path) -> PipelineSpec:
     return parse_spec(text, source=str(path))
 
 
+COMPONENT_TYPE = "kinesis_pipelines.components.KinesisPipeline"
+
+
 def parse_spec(text: str, source: str = "<spec>") -> PipelineSpec:
-    """Validate a spec held in a YAML string."""
+    """Validate a spec held in YAML: a bare spec, or a Dagster `defs.yaml` whose `type` is the
+    KinesisPipeline component and whose `attributes` are the spec. `{{ env('X', 'default') }}`
+    templates resolve as Dagster resolves them."""
     try:
         data = yaml.safe_load(text)
         node = yaml.compose(text)
@@ -358,9 +369,57 @@ def parse_spec(text: str, source: str = "<spec>") -> PipelineSpec:
         where = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecError(f"{source}{where}: not valid YAML: {problem}") from exc
+    if isinstance(data, dict) and "type" in data:
+        if data["type"] != COMPONENT_TYPE:
+            raise SpecError(
+                f"{source}:1: type: {data['type']!r} is not a pipeline; use {COMPONENT_TYPE}"
+            )
+        unknown = sorted(set(data) - {"type", "attributes"})
+        if unknown:
+            raise SpecError(f"{source}: {unknown[0]}: unknown key; allowed: type, attributes")
+        data = data.get("attributes")
+        node = _child(node, "attributes")
     if not isinstance(data, dict):
-        raise SpecError(f"{source}: a spec is a YAML mapping with keys name, stream, app_table, job")
+        raise SpecError(
+            f"{source}: a spec is a YAML mapping with keys name, stream, app_table, job"
+        )
+    data = resolve_templates(data, source, node)
     return validate_spec_data(data, source=source, node=node)
+
+
+def resolve_templates(data: Any, source: str, node: yaml.Node | None, path: tuple = ()) -> Any:
+    """Resolve Dagster-style `{{ ... }}` templates in strings; errors name file, line, field."""
+    if isinstance(data, dict):
+        return {
+            key: resolve_templates(value, source, node, (*path, key)) for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [resolve_templates(v, source, node, (*path, i)) for i, v in enumerate(data)]
+    if not (isinstance(data, str) and "{{" in data):
+        return data
+    from dagster.components.resolved.context import ResolutionContext
+
+    field = ".".join(str(p) for p in path)
+    line = _line_of(node, list(path)) if node is not None else None
+    where = f"{source}:{line}" if line else source
+    try:
+        value = ResolutionContext.default().resolve_value(data)
+    except Exception as exc:
+        raise SpecError(f"{where}: {field}: template {data!r} failed: {exc}") from exc
+    if value is None:
+        raise SpecError(
+            f"{where}: {field}: template {data!r} gave nothing: an environment variable it "
+            "reads is not set; set it or give a default, as in {{ env('NAME', 'default') }}"
+        )
+    return value
+
+
+def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if k.value == key:
+                return v
+    return None
 
 
 def validate_spec_data(

@@ -11,7 +11,7 @@ import pytest
 
 from kinesis_pipelines.cli import main
 
-EXAMPLES = Path(__file__).parents[1] / "kinesis_pipelines" / "examples"
+EXAMPLES = Path(__file__).parents[1] / "kinesis_pipelines" / "defs"
 
 
 def write(tmp_path: Path, text: str, name: str = "pipeline.yaml") -> Path:
@@ -29,7 +29,7 @@ job: {checkpoint_dir: cp, sink: {path: out}, executor_cores: 4}
 
 
 def test_validate_examples(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["validate", *map(str, sorted(EXAMPLES.glob("*.yaml")))]) == 0
+    assert main(["validate", *map(str, sorted(EXAMPLES.glob("*/defs.yaml")))]) == 0
     assert "ok: pipeline records" in capsys.readouterr().out
 
 

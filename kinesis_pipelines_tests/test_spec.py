@@ -14,7 +14,7 @@ from kinesis_pipelines.spec import (
     parse_spec,
 )
 
-EXAMPLES = Path(__file__).parents[1] / "kinesis_pipelines" / "examples"
+EXAMPLES = Path(__file__).parents[1] / "kinesis_pipelines" / "defs"
 
 VALID = {
     "name": "orders",
@@ -41,7 +41,7 @@ def error_for(data: dict) -> str:
 
 
 def test_examples_are_valid() -> None:
-    for path in EXAMPLES.glob("*.yaml"):
+    for path in EXAMPLES.glob("*/defs.yaml"):
         assert isinstance(load_spec(path), PipelineSpec)
 
 

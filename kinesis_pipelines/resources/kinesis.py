@@ -150,3 +150,21 @@ class KinesisStreamResource(AwsServiceResource):
             if not iterator:
                 return None
         return None
+
+    def millis_behind(self, shard_id: str, checkpoint: str | None) -> int | None:
+        """How far a reader positioned at `checkpoint` is behind the shard's newest record."""
+        kwargs: dict[str, Any] = {"StreamName": self.stream_name, "ShardId": shard_id}
+        if checkpoint and checkpoint.isdigit():
+            kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=checkpoint)
+        elif checkpoint == "LATEST":
+            kwargs["ShardIteratorType"] = "LATEST"
+        else:
+            kwargs["ShardIteratorType"] = "TRIM_HORIZON"
+        client = self.client()
+        try:
+            iterator = client.get_shard_iterator(**kwargs)["ShardIterator"]
+            page = client.get_records(ShardIterator=iterator, Limit=1)
+        except (ClientError, BotoCoreError):
+            return None
+        behind = page.get("MillisBehindLatest")
+        return int(behind) if behind is not None else None

@@ -75,9 +75,17 @@ class SparkReceiverJobResource(dg.ConfigurableResource):
             return None, None
         return record, self.launcher().status(record)
 
-    def deploy(self, open_shards: int, assembly_jar: str, progress: Progress | None = None) -> DeployResult:
+    def deploy(
+        self,
+        open_shards: int,
+        assembly_jar: str,
+        progress: Progress | None = None,
+        restart: bool = False,
+    ) -> DeployResult:
         """Run the job for the current spec: nothing if that exact generation already runs,
-        else stop the running one gracefully and start the new generation."""
+        else stop the running one gracefully and start the new generation. With `restart`, a
+        running driver of the same generation is stopped and started again from its Spark
+        checkpoint (same directory, same KCL application)."""
         say = progress or (lambda _m: None)
         spec = self.spec()
         check_processor(spec.job.processor)
@@ -90,7 +98,7 @@ class SparkReceiverJobResource(dg.ConfigurableResource):
         existing = self.current()
         replaced = None
         if existing is not None and launcher.status(existing).state is DriverState.RUNNING:
-            if existing.generation == request.generation:
+            if existing.generation == request.generation and not restart:
                 say(f"{spec.name}: generation {existing.generation} already running; unchanged")
                 info = _read_info(existing.info_file)
                 return DeployResult(
@@ -119,8 +127,14 @@ class SparkReceiverJobResource(dg.ConfigurableResource):
         )
         (pipeline_dir(spec.name) / "driver.json").write_text(record.model_dump_json(indent=2))
         info = self.wait_started(record, say)
+        if replaced == request.generation:
+            action = "restarted"
+        elif replaced:
+            action = "replaced"
+        else:
+            action = "restarted" if restart and existing is not None else "started"
         return DeployResult(
-            action="replaced" if replaced else "started",
+            action=action,
             record=record,
             plan=plan,
             application_id=info.get("application_id"),

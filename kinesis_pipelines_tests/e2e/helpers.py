@@ -10,8 +10,8 @@ import dagster as dg
 import requests
 
 from kinesis_pipelines.app.sinks import read_output
-from kinesis_pipelines.defs import build_definitions
 from kinesis_pipelines.launch.submit import resolve_path
+from kinesis_pipelines.orchestration import build_definitions
 from kinesis_pipelines.pipeline import resources_for
 from kinesis_pipelines.producer import Accounting, account
 from kinesis_pipelines.spec import PipelineSpec

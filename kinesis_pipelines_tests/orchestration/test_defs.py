@@ -5,15 +5,15 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from kinesis_pipelines.defs import build_definitions
 from kinesis_pipelines.errors import SpecError
+from kinesis_pipelines.orchestration import build_definitions
 from kinesis_pipelines_tests.e2e.helpers import make_spec
 
 
 def test_definitions_module_loads_the_examples() -> None:
     from kinesis_pipelines.definitions import defs
 
-    repo = defs.get_repository_def()
+    repo = defs().get_repository_def()
     keys = {key.to_user_string() for key in repo.asset_graph.get_all_asset_keys()}
     assert keys == {
         "kinesis_asl_assembly/spark_3_3_0",
@@ -21,7 +21,7 @@ def test_definitions_module_loads_the_examples() -> None:
         "wordcount/stream", "wordcount/app_table", "wordcount/streaming_job",
     }
     jobs = {job.name for job in repo.get_all_jobs()} - {"__ASSET_JOB"}
-    assert jobs == {"records__deploy", "records__stop", "wordcount__deploy", "wordcount__stop"}
+    assert jobs == {f"{p}__{j}" for p in ("records", "wordcount") for j in ("deploy", "stop", "restart")}
 
 
 def test_assets_carry_kinds_groups_and_dependencies() -> None:
@@ -44,7 +44,7 @@ def test_one_assembly_asset_for_pipelines_on_one_spark_version() -> None:
 
 
 def test_duplicate_pipeline_names_are_refused() -> None:
-    with pytest.raises(SpecError, match="repeated: a"):
+    with pytest.raises(SpecError, match="is already used"):
         build_definitions([make_spec("a", 1), make_spec("a", 2)])
 
 
