@@ -10,21 +10,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from kinesis_pipelines.errors import KinesisPipelinesError, SpecError
+from kinesis_pipelines.errors import KinesisPipelinesError
 from kinesis_pipelines.spec import PipelineSpec
-from kinesis_pipelines.spec import load_spec as _load_spec
 
 
 def load_spec(path: Path) -> PipelineSpec:
     """Load a spec and import its processor, so every error names the file."""
-    from kinesis_pipelines.launch.submit import check_processor
+    from kinesis_pipelines.validation import validate_pipeline_file
 
-    spec = _load_spec(path)
-    try:
-        check_processor(spec.job.processor)
-    except SpecError as exc:
-        raise SpecError(f"{path}: {exc}") from exc
-    return spec
+    return validate_pipeline_file(path)
 
 
 def _say(quiet: bool) -> Callable[[str], None]:
@@ -36,8 +30,11 @@ def _say(quiet: bool) -> Callable[[str], None]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    for path in args.spec:
-        spec = load_spec(path)
+    from kinesis_pipelines.orchestration import check_pipelines_apart
+
+    specs = [load_spec(path) for path in args.spec]
+    check_pipelines_apart(specs, [str(path) for path in args.spec])
+    for path, spec in zip(args.spec, specs, strict=True):
         print(f"{path}: ok: pipeline {spec.name} reads {spec.stream.name}")
     return 0
 

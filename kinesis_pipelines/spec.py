@@ -307,11 +307,11 @@ class PipelineSpec(_Model):
     @classmethod
     def _no_literal_secrets(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            for key in _walk_keys(data):
-                lowered = key.lower()
+            for path in _walk_keys(data):
+                lowered = path.rsplit(".", 1)[-1].lower()
                 if "secret" in lowered or lowered in {"aws_access_key_id", "access_key"}:
                     raise ValueError(
-                        f"{key!r}: a spec never holds secrets; set AWS_ACCESS_KEY_ID and "
+                        f"{path}: a spec never holds secrets; set AWS_ACCESS_KEY_ID and "
                         "AWS_SECRET_ACCESS_KEY in the environment, or use credentials.role_arn"
                     )
         return data
@@ -331,14 +331,16 @@ class PipelineSpec(_Model):
         return _check_endpoint(value, ("https",))
 
 
-def _walk_keys(data: Any) -> list[str]:
+def _walk_keys(data: Any, prefix: str = "") -> list[str]:
+    """Dotted paths of every key (spark_conf is checked by its own rule)."""
     keys: list[str] = []
     if isinstance(data, dict):
         for key, value in data.items():
             if key == "spark_conf":
                 continue
-            keys.append(str(key))
-            keys.extend(_walk_keys(value))
+            path = f"{prefix}{key}"
+            keys.append(path)
+            keys.extend(_walk_keys(value, path + "."))
     return keys
 
 

@@ -6,16 +6,18 @@ them from drifting apart), validated by PipelineSpec itself, so `kinesis-pipelin
 """
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import dagster as dg
 import yaml
 from pydantic import Field, PrivateAttr
 
 from kinesis_pipelines.components.scaffolder import KinesisPipelineScaffolder
-from kinesis_pipelines.errors import SpecError
 from kinesis_pipelines.orchestration import pipeline_definitions
 from kinesis_pipelines.spec import PipelineSpec, validate_spec_data
+from kinesis_pipelines.validation import validate_pipeline_file
+
+Raw = Annotated[Any, dg.Resolver.passthrough()]
 
 
 @dg.scaffold_with(KinesisPipelineScaffolder)
@@ -23,17 +25,26 @@ class KinesisPipeline(dg.Component, dg.Resolvable, dg.Model):
     """A Kinesis → Spark Streaming pipeline: its stream, KCL application table and receiver job.
     Attributes are the pipeline spec; see kinesis_pipelines/schema/defs.schema.json."""
 
-    name: str = Field(description="Pipeline name: lower case, digits, '_'; used in asset keys.")
-    description: str = Field("", description="Shown in the Dagster UI.")
-    owners: list[str] = Field(default_factory=list, description="Dagster owners.")
-    stream: dict[str, Any] = Field(description="The Kinesis stream (PipelineSpec.stream).")
-    app_table: dict[str, Any] = Field(description="The KCL application table.")
-    job: dict[str, Any] = Field(description="The Spark receiver job.")
-    credentials: dict[str, Any] = Field(
+    # Attributes pass through unresolved: PipelineSpec validates them and resolves their
+    # {{ env(...) }} templates itself, so errors name the defs.yaml line and field exactly as
+    # `kinesis-pipelines validate` does.
+    name: Raw = Field(description="Pipeline name: lower case, digits, '_'; used in asset keys.")
+    description: Raw = Field("", description="Shown in the Dagster UI.")
+    owners: Raw = Field(default_factory=list, description="Dagster owners.")
+    stream: Raw = Field(description="The Kinesis stream (PipelineSpec.stream).")
+    app_table: Raw = Field(description="The KCL application table.")
+    job: Raw = Field(description="The Spark receiver job.")
+    credentials: Raw = Field(
         default_factory=dict, description="default_chain or assume_role; never a secret."
     )
-    cloudwatch_endpoint_url: str | None = Field(None, description="CloudWatch endpoint override.")
+    cloudwatch_endpoint_url: Raw = Field(None, description="CloudWatch endpoint override.")
     _source: Path | None = PrivateAttr(None)
+
+    @classmethod
+    def load(cls, attributes: Any, context: dg.ComponentLoadContext) -> "KinesisPipeline":
+        component = super().load(attributes, context)
+        component._source = Path(context.path) / "defs.yaml"
+        return component
 
     @property
     def source(self) -> Path | None:
@@ -41,7 +52,10 @@ class KinesisPipeline(dg.Component, dg.Resolvable, dg.Model):
         return self._source
 
     def spec(self, source: Path | None = None) -> PipelineSpec:
-        """The validated spec; errors name the defs.yaml file and line."""
+        """The validated spec; errors name the defs.yaml file and line. Read from the file
+        itself when there is one, exactly as `kinesis-pipelines validate` reads it."""
+        if source is not None and source.exists():
+            return validate_pipeline_file(source)
         data = self.model_dump(exclude_unset=True)
         node = None
         if source is not None and source.exists():
@@ -53,10 +67,4 @@ class KinesisPipeline(dg.Component, dg.Resolvable, dg.Model):
         return validate_spec_data(data, source=str(source or "<component>"), node=node)
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        source = Path(context.path) / "defs.yaml"
-        self._source = source
-        spec = self.spec(source)
-        try:
-            return pipeline_definitions(spec)
-        except SpecError as exc:
-            raise SpecError(f"{source}: {exc}") from exc
+        return pipeline_definitions(self.spec(Path(context.path) / "defs.yaml"))

@@ -1,0 +1,17 @@
+"""Loading a dg project's pipelines: every KinesisPipeline component under its defs folder, plus
+what they share, after checking that no two share a name or an application table."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from kinesis_pipelines.components import KinesisPipeline
+from kinesis_pipelines.orchestration import check_pipelines_apart, shared_definitions
+
+
+def load_project_definitions(project_root: Path) -> dg.Definitions:
+    tree = dg.ComponentTree.for_project(project_root)
+    pipelines = tree.get_all_components(of_type=KinesisPipeline)
+    specs = [pipeline.spec(pipeline.source) for pipeline in pipelines]
+    check_pipelines_apart(specs, [str(pipeline.source) for pipeline in pipelines])
+    return dg.Definitions.merge(tree.build_defs(), shared_definitions(specs))
