@@ -39,6 +39,7 @@ class KinesisPipeline(dg.Component, dg.Resolvable, dg.Model):
     )
     cloudwatch_endpoint_url: Raw = Field(None, description="CloudWatch endpoint override.")
     _source: Path | None = PrivateAttr(None)
+    _spec: PipelineSpec | None = PrivateAttr(None)
 
     @classmethod
     def load(cls, attributes: Any, context: dg.ComponentLoadContext) -> "KinesisPipeline":
@@ -54,8 +55,13 @@ class KinesisPipeline(dg.Component, dg.Resolvable, dg.Model):
     def spec(self, source: Path | None = None) -> PipelineSpec:
         """The validated spec; errors name the defs.yaml file and line. Read from the file
         itself when there is one, exactly as `kinesis-pipelines validate` reads it."""
+        if self._spec is not None and source == self._source:
+            return self._spec
         if source is not None and source.exists():
-            return validate_pipeline_file(source)
+            spec = validate_pipeline_file(source)
+            if source == self._source:
+                self._spec = spec
+            return spec
         data = self.model_dump(exclude_unset=True)
         node = None
         if source is not None and source.exists():
