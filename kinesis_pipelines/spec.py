@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from kinesis_pipelines.errors import SpecError
+from kinesis_pipelines.planning.restarts import RestartPolicy
 from kinesis_pipelines.versions import SUPPORTED_SPARK_VERSIONS
 
 EMBEDDED = "embedded"
@@ -289,6 +290,30 @@ class JobSpec(_Model):
         return self
 
 
+class SupervisionSpec(_Model):
+    """How the pipeline is watched and restarted."""
+
+    enabled: bool = Field(True, description="Restart a failed or stalled job automatically.")
+    stall_batches: int = Field(
+        5, ge=2, le=1000, description="Stalled after this many batch intervals with no batch."
+    )
+    lag_limit_seconds: float = Field(
+        300.0, gt=0, description="Lag per shard (behind the newest record) the lag check allows."
+    )
+    restart: RestartPolicy = Field(default_factory=RestartPolicy)
+    fence_table: str = Field(
+        "kinesis-pipelines-fences",
+        description="DynamoDB table of driver fences (one item per KCL application).",
+    )
+
+    @field_validator("fence_table")
+    @classmethod
+    def _table(cls, value: str) -> str:
+        if not TABLE_NAME.match(value):
+            raise ValueError("a table name is 3-255 characters of a-z, A-Z, 0-9, '_', '.', '-'")
+        return value
+
+
 class PipelineSpec(_Model):
     """One Kinesis → Spark pipeline."""
 
@@ -299,6 +324,7 @@ class PipelineSpec(_Model):
     app_table: AppTableSpec
     job: JobSpec
     credentials: CredentialsSpec = Field(default_factory=CredentialsSpec)
+    supervision: SupervisionSpec = Field(default_factory=SupervisionSpec)
     cloudwatch_endpoint_url: str | None = Field(
         None, description="CloudWatch endpoint override for KCL metrics: https URL or 'embedded'."
     )

@@ -26,6 +26,9 @@ class DriverConfig(BaseModel):
     info_file: str
     processor: str
     sink_path: str
+    fence_table: str | None = None
+    dynamodb_endpoint: str | None = None
+    ca_bundle: str | None = None
     role_arn: str | None = None
     session_name: str | None = None
     external_id_env: str | None = None

@@ -11,11 +11,14 @@ import argparse
 import importlib
 import json
 import os
+import socket
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from kinesis_pipelines import fence
 from kinesis_pipelines.app.config import DriverConfig
 from kinesis_pipelines.app.sinks import directory_sink_writer
 
@@ -60,8 +63,46 @@ def build_context(config: DriverConfig) -> Any:
     return ssc
 
 
-def write_info(config: DriverConfig, sc: Any, recovered: bool) -> None:
+def fence_client(config: DriverConfig) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    kwargs: dict[str, Any] = {
+        "region_name": config.region,
+        "config": Config(retries={"mode": "adaptive", "max_attempts": 8}),
+    }
+    if config.dynamodb_endpoint:
+        kwargs["endpoint_url"] = config.dynamodb_endpoint
+    if config.ca_bundle:
+        kwargs["verify"] = config.ca_bundle
+    return boto3.client("dynamodb", **kwargs)
+
+
+class FenceKeeper(threading.Thread):
+    """Renews the driver's fence; if another driver took it, this one must stop at once."""
+
+    def __init__(self, client: Any, config: DriverConfig, owner: str) -> None:
+        super().__init__(daemon=True, name="kinesis-pipelines-fence")
+        self.client, self.config, self.owner = client, config, owner
+        self.lost = threading.Event()
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(fence.FENCE_TTL_SECONDS / 3):
+            try:
+                fence.acquire(self.client, self.config.fence_table, self.config.application_name,
+                              self.owner)
+            except fence.FenceHeld as exc:
+                print(str(exc), flush=True)
+                self.lost.set()
+                return
+            except Exception as exc:
+                print(f"fence renewal failed, retrying: {exc}", flush=True)
+
+
+def write_info(config: DriverConfig, sc: Any, recovered: bool, owner: str = "") -> None:
     info = {
+        "fence_owner": owner,
         "application_id": sc.applicationId,
         "ui_url": sc.uiWebUrl,
         "generation": config.generation,
@@ -78,19 +119,53 @@ def write_info(config: DriverConfig, sc: Any, recovered: bool) -> None:
 def run(config: DriverConfig) -> int:
     from pyspark.streaming import StreamingContext
 
+    owner = f"{socket.gethostname()}:{os.getpid()}:{config.generation}"
+    keeper = None
+    if config.fence_table:
+        client = fence_client(config)
+        try:
+            fence.acquire(client, config.fence_table, config.application_name, owner)
+        except fence.FenceHeld as exc:
+            print(str(exc), flush=True)
+            return fence.FENCED_EXIT_CODE
+        keeper = FenceKeeper(client, config, owner)
+        keeper.start()
     checkpoint = Path(config.checkpoint_dir)
     recovered = checkpoint.exists() and any(checkpoint.glob("checkpoint-*"))
-    ssc = StreamingContext.getOrCreate(config.checkpoint_dir, lambda: build_context(config))
+    try:
+        ssc = StreamingContext.getOrCreate(config.checkpoint_dir, lambda: build_context(config))
+    except Exception as exc:
+        if not recovered:
+            raise
+        aside = checkpoint.with_name(f"{checkpoint.name}.unusable-{int(time.time())}")
+        checkpoint.rename(aside)
+        print(
+            f"the Spark checkpoint {checkpoint} could not be used ({type(exc).__name__}: {exc}); "
+            f"moved it to {aside} and started a new checkpoint generation; KCL resumes every "
+            "shard from its position in the lease table",
+            flush=True,
+        )
+        recovered = False
+        ssc = StreamingContext.getOrCreate(config.checkpoint_dir, lambda: build_context(config))
     ssc.sparkContext.setLogLevel("WARN")
     ssc.start()
-    write_info(config, ssc.sparkContext, recovered)
+    write_info(config, ssc.sparkContext, recovered, owner)
     stop_marker = Path(config.stop_marker)
-    while not stop_marker.exists():
-        if ssc.awaitTerminationOrTimeout(STOP_POLL_SECONDS):
-            return 1  # the context ended on its own: an error already reported by Spark
-    print(f"stop marker {stop_marker} found: stopping gracefully", flush=True)
-    ssc.stop(stopSparkContext=True, stopGraceFully=True)
-    return 0
+    try:
+        while not stop_marker.exists():
+            if keeper is not None and keeper.lost.is_set():
+                ssc.stop(stopSparkContext=True, stopGraceFully=False)
+                return fence.FENCED_EXIT_CODE
+            if ssc.awaitTerminationOrTimeout(STOP_POLL_SECONDS):
+                return 1  # the context ended on its own: an error already reported by Spark
+        print(f"stop marker {stop_marker} found: stopping gracefully", flush=True)
+        ssc.stop(stopSparkContext=True, stopGraceFully=True)
+        return 0
+    finally:
+        if keeper is not None:
+            keeper.done.set()
+            if not keeper.lost.is_set():
+                fence.release(keeper.client, config.fence_table, config.application_name, owner)
 
 
 def main(argv: list[str] | None = None) -> int:

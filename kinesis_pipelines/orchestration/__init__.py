@@ -8,8 +8,9 @@ import dagster as dg
 from kinesis_pipelines.errors import SpecError
 from kinesis_pipelines.launch.submit import check_processor
 from kinesis_pipelines.orchestration.assets import assembly_asset, pipeline_assets, resource_keys
-from kinesis_pipelines.orchestration.jobs import pipeline_jobs
-from kinesis_pipelines.orchestration.sensors import observation_sensor
+from kinesis_pipelines.orchestration.checks import pipeline_checks
+from kinesis_pipelines.orchestration.jobs import pipeline_jobs, restart_job_of
+from kinesis_pipelines.orchestration.sensors import health_sensor
 from kinesis_pipelines.pipeline import resources_for
 from kinesis_pipelines.spec import PipelineSpec
 from kinesis_pipelines.versions import SUPPORTED_SPARK_VERSIONS
@@ -28,10 +29,12 @@ def pipeline_definitions(spec: PipelineSpec) -> dg.Definitions:
         keys["app_table"]: configured.app_table,
         keys["job"]: configured.job,
     }
+    jobs = pipeline_jobs(spec)
     return dg.Definitions(
         assets=pipeline_assets(spec),
-        jobs=pipeline_jobs(spec),
-        sensors=[observation_sensor(spec)],
+        asset_checks=pipeline_checks(spec),
+        jobs=jobs,
+        sensors=[health_sensor(spec, restart_job_of(jobs, spec.name))],
         resources=resources,
     )
 

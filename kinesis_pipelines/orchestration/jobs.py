@@ -23,6 +23,13 @@ class StopConfig(dg.Config):
 
 class RestartConfig(dg.Config):
     reason: str = Field("", max_length=500, description="Why: recorded in the run's log.")
+    expected_driver_id: str | None = Field(
+        None,
+        description=(
+            "Restart only if this driver is still the current one (what the health sensor sends, "
+            "so its request and a Dagster run retry never restart twice)."
+        ),
+    )
 
 
 def pipeline_jobs(spec: PipelineSpec) -> list[Any]:
@@ -63,11 +70,20 @@ def pipeline_jobs(spec: PipelineSpec) -> list[Any]:
             context.log.info(f"{name}: restart requested: {config.reason}")
         jar = build_assembly(spec.job.spark_version, progress=context.log.info)
         result = job.deploy(
-            len(stream.open_shard_ids()), jar.path, progress=context.log.info, restart=True
+            len(stream.open_shard_ids()), jar.path, progress=context.log.info, restart=True,
+            expected_driver_id=config.expected_driver_id,
         )
+        if result.recovered_from_checkpoint:
+            context.log.info(f"{name}: resumed from the Spark checkpoint {result.checkpoint_dir}")
+        else:
+            context.log.info(
+                f"{name}: new checkpoint generation {result.record.generation}; KCL resumes each "
+                "shard from the lease table"
+            )
         context.add_output_metadata(
             {
                 "action": result.action,
+                "recovered_from_checkpoint": result.recovered_from_checkpoint,
                 "driver_id": result.record.driver_id,
                 "generation": result.record.generation,
                 "checkpoint_dir": result.checkpoint_dir,
@@ -84,3 +100,7 @@ def pipeline_jobs(spec: PipelineSpec) -> list[Any]:
         restart_driver()
 
     return [deploy, stop, restart]
+
+
+def restart_job_of(jobs: list[Any], pipeline: str) -> dg.JobDefinition:
+    return next(job for job in jobs if getattr(job, "name", "") == f"{pipeline}__restart")

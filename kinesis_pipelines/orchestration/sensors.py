@@ -1,97 +1,74 @@
-"""Sensors per pipeline: observations of the running job, recorded on its asset over time."""
-
-import time
+"""The health sensor of a pipeline: every 15 s it looks at the job, records what it saw on the
+streaming-job asset (observations Dagster plots over time), reports the asset checks, and asks
+for a restart run when the job failed or stalled and the restart policy allows one."""
 
 import dagster as dg
-import requests
 
-from kinesis_pipelines.errors import KinesisPipelinesError
-from kinesis_pipelines.launch.base import DriverState
 from kinesis_pipelines.orchestration.assets import resource_keys
-from kinesis_pipelines.resources.dynamodb import DynamoDBAppTableResource
-from kinesis_pipelines.resources.kinesis import KinesisStreamResource
-from kinesis_pipelines.resources.spark import SparkReceiverJobResource
+from kinesis_pipelines.orchestration.checks import check_evaluations
+from kinesis_pipelines.orchestration.jobs import PIPELINE_TAG
+from kinesis_pipelines.orchestration.supervision import supervise
 from kinesis_pipelines.spec import PipelineSpec
 
-OBSERVE_SECONDS = 30
+HEALTH_SECONDS = 15
 
 
-def observe_job(
-    spec: PipelineSpec,
-    stream: KinesisStreamResource,
-    app_table: DynamoDBAppTableResource,
-    job: SparkReceiverJobResource,
-) -> dict[str, object] | None:
-    """Receivers, cores, rates, lag per shard and the last batch of a running job; None if no
-    job runs."""
-    record, status = job.status()
-    if record is None or status is None or status.state is not DriverState.RUNNING:
-        return None
-    stats = job.streaming_statistics() or {}
-    last_batch = _last_completed_batch(job)
-    lag: dict[str, int | None] = {}
-    try:
-        for lease in app_table.leases():
-            lag[lease.shard_id] = stream.millis_behind(lease.shard_id, lease.checkpoint)
-    except KinesisPipelinesError:
-        pass
-    known = [value for value in lag.values() if value is not None]
-    return {
-        "receivers": record.receivers,
-        "active_receivers": stats.get("numActiveReceivers", 0),
-        "cores": record.cores,
-        "input_rate_records_per_s": round(float(stats.get("avgInputRate", 0.0)), 2),
-        "avg_processing_ms": stats.get("avgProcessingTime", 0) or 0,
-        "avg_scheduling_delay_ms": stats.get("avgSchedulingDelay", 0) or 0,
-        "completed_batches": stats.get("numTotalCompletedBatches", 0),
-        "last_completed_batch": last_batch or "-",
-        "max_lag_ms": max(known) if known else 0,
-        "lag_ms_per_shard": {shard: value if value is not None else -1 for shard, value in lag.items()},
-        "generation": record.generation,
-        "spark_ui": dg.MetadataValue.url(record.ui_url),
-        "observed_at": time.time(),
-    }
-
-
-def observation_sensor(spec: PipelineSpec) -> dg.SensorDefinition:
+def health_sensor(spec: PipelineSpec, restart_job: dg.JobDefinition) -> dg.SensorDefinition:
     keys = resource_keys(spec.name)
+    asset_key = dg.AssetKey([spec.name, "streaming_job"])
 
     @dg.sensor(
-        name=f"{spec.name}__observe",
-        minimum_interval_seconds=OBSERVE_SECONDS,
+        name=f"{spec.name}__health",
+        job=restart_job,
+        minimum_interval_seconds=HEALTH_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
         required_resource_keys=set(keys.values()),
-        description=f"Records receivers, input rate, lag per shard and the last batch of {spec.name}.",
+        description=(
+            f"Watches {spec.name}'s driver, receivers, batches and lag; restarts it from its "
+            "checkpoints when it fails or stalls, within the restart policy."
+        ),
     )
-    def observe(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-        metadata = observe_job(
+    def health(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+        look = supervise(
             spec,
             getattr(context.resources, keys["stream"]),
             getattr(context.resources, keys["app_table"]),
             getattr(context.resources, keys["job"]),
         )
-        if metadata is None:
-            return dg.SkipReason(f"{spec.name}: no streaming job running")
-        return dg.SensorResult(
-            asset_events=[
-                dg.AssetObservation(asset_key=[spec.name, "streaming_job"], metadata=metadata)
-            ]
-        )
+        if look.driver_id is None:
+            return dg.SkipReason(f"{spec.name}: not deployed")
+        metadata = {**look.metadata}
+        if "spark_ui" in metadata:
+            metadata["spark_ui"] = dg.MetadataValue.url(str(metadata["spark_ui"]))
+        events: list = [dg.AssetObservation(asset_key=asset_key, metadata=metadata)]
+        events += check_evaluations(spec, look.state, asset_key)
+        run_requests = []
+        decision = look.decision
+        if decision is not None:
+            context.log.info(f"{spec.name}: {look.verdict.health.value} ({look.verdict.reason}); "
+                             f"{decision.reason}")
+        if decision is not None and decision.restart:
+            attempt = len(look.state.restarts)
+            run_requests.append(
+                dg.RunRequest(
+                    run_key=f"{look.driver_id}-restart-{attempt}",
+                    run_config={
+                        "ops": {
+                            f"{spec.name}__restart_driver": {
+                                "config": {
+                                    "reason": f"{look.verdict.health.value}: {look.verdict.reason}",
+                                    "expected_driver_id": look.driver_id,
+                                }
+                            }
+                        }
+                    },
+                    tags={
+                        PIPELINE_TAG: spec.name,
+                        "kinesis_pipelines/health": look.verdict.health.value,
+                        "kinesis_pipelines/failure": look.state.failure or "-",
+                    },
+                )
+            )
+        return dg.SensorResult(run_requests=run_requests, asset_events=events)
 
-    return observe
-
-
-def _last_completed_batch(job: SparkReceiverJobResource) -> str | None:
-    record = job.current()
-    if record is None:
-        return None
-    try:
-        apps = requests.get(f"{record.ui_url}/api/v1/applications", timeout=3).json()
-        batches = requests.get(
-            f"{record.ui_url}/api/v1/applications/{apps[0]['id']}/streaming/batches",
-            params={"status": "COMPLETED"},
-            timeout=3,
-        ).json()
-    except (requests.RequestException, ValueError, IndexError, KeyError):
-        return None
-    return batches[0]["batchTime"] if batches else None
+    return health

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import requests
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from kinesis_pipelines.aws import resolve_connection
+from kinesis_pipelines import fence
+from kinesis_pipelines.aws import make_client, resolve_connection
 from kinesis_pipelines.errors import LaunchError
 from kinesis_pipelines.launch.base import DriverRecord, DriverState, DriverStatus, Launcher
 from kinesis_pipelines.launch.local import LocalProcessLauncher
@@ -23,6 +27,7 @@ from kinesis_pipelines.launch.submit import (
 )
 from kinesis_pipelines.planning import ReceiverPlan, plan_receivers
 from kinesis_pipelines.processes import free_port
+from kinesis_pipelines.resources.dynamodb import release_leases
 from kinesis_pipelines.spec import PipelineSpec
 
 Progress = Callable[[str], None]
@@ -38,6 +43,7 @@ class DeployResult(BaseModel):
     ui_url: str
     checkpoint_dir: str
     replaced_generation: str | None = None
+    recovered_from_checkpoint: bool = False
 
 
 class SparkReceiverJobResource(dg.ConfigurableResource):
@@ -81,11 +87,14 @@ class SparkReceiverJobResource(dg.ConfigurableResource):
         assembly_jar: str,
         progress: Progress | None = None,
         restart: bool = False,
+        expected_driver_id: str | None = None,
     ) -> DeployResult:
         """Run the job for the current spec: nothing if that exact generation already runs,
-        else stop the running one gracefully and start the new generation. With `restart`, a
-        running driver of the same generation is stopped and started again from its Spark
-        checkpoint (same directory, same KCL application)."""
+        else stop the running one gracefully and start the new generation. With `restart`, the
+        driver is replaced even if it runs (a stalled one is killed) and started again from its
+        Spark checkpoint; with `expected_driver_id`, only if that driver is still the current
+        one, so a sensor's restart and a run retry never double up. One operation at a time per
+        pipeline on this machine (a lock), and never two drivers anywhere (the fence)."""
         say = progress or (lambda _m: None)
         spec = self.spec()
         check_processor(spec.job.processor)
@@ -95,44 +104,44 @@ class SparkReceiverJobResource(dg.ConfigurableResource):
             spec, plan, connection, assembly_jar, ui_port=free_port()
         )
         launcher = self.launcher()
-        existing = self.current()
-        replaced = None
-        if existing is not None and launcher.status(existing).state is DriverState.RUNNING:
-            if existing.generation == request.generation and not restart:
+        with self._operation_lock():
+            existing = self.current()
+            running = existing is not None and launcher.status(existing).state is DriverState.RUNNING
+            if existing is not None and expected_driver_id and existing.driver_id != expected_driver_id:
+                say(f"{spec.name}: {expected_driver_id} was already replaced by {existing.driver_id}")
+                return self._result("unchanged", existing, plan)
+            if running and existing is not None and existing.generation == request.generation and not restart:
                 say(f"{spec.name}: generation {existing.generation} already running; unchanged")
-                info = _read_info(existing.info_file)
-                return DeployResult(
-                    action="unchanged",
-                    record=existing,
-                    plan=plan,
-                    application_id=info.get("application_id"),
-                    ui_url=existing.ui_url,
-                    checkpoint_dir=existing.checkpoint_dir,
-                )
-            say(f"{spec.name}: stopping generation {existing.generation} gracefully")
-            launcher.stop_gracefully(existing, timeout=self.stop_timeout_seconds)
-            replaced = existing.generation
-        gen_dir = Path(config.info_file).parent
-        gen_dir.mkdir(parents=True, exist_ok=True)
-        (gen_dir / "job.json").write_text(config.model_dump_json(indent=2))
-        if override is not None:
-            (gen_dir / "region-override.xml").write_text(override)
-        say(f"{spec.name}: submitting {plan.receivers} receiver(s) on {plan.master}")
-        record = launcher.submit(request).model_copy(
-            update={
-                "receivers": plan.receivers,
-                "cores": plan.cores,
-                "checkpoint_dir": config.checkpoint_dir,
-            }
-        )
-        (pipeline_dir(spec.name) / "driver.json").write_text(record.model_dump_json(indent=2))
-        info = self.wait_started(record, say)
-        if replaced == request.generation:
+                return self._result("unchanged", existing, plan)
+            replaced = None
+            if existing is not None:
+                if running:
+                    say(f"{spec.name}: stopping {existing.driver_id} ({existing.generation})")
+                    launcher.stop_gracefully(existing, timeout=self.stop_timeout_seconds)
+                    replaced = existing.generation
+                self._clear_after(existing, say)
+            self._check_fence_free(say)
+            gen_dir = Path(config.info_file).parent
+            gen_dir.mkdir(parents=True, exist_ok=True)
+            (gen_dir / "job.json").write_text(config.model_dump_json(indent=2))
+            if override is not None:
+                (gen_dir / "region-override.xml").write_text(override)
+            say(f"{spec.name}: submitting {plan.receivers} receiver(s) on {plan.master}")
+            record = launcher.submit(request).model_copy(
+                update={
+                    "receivers": plan.receivers,
+                    "cores": plan.cores,
+                    "checkpoint_dir": config.checkpoint_dir,
+                }
+            )
+            (pipeline_dir(spec.name) / "driver.json").write_text(record.model_dump_json(indent=2))
+            info = self.wait_started(record, say)
+        if replaced == request.generation or (restart and existing is not None and not replaced):
             action = "restarted"
         elif replaced:
             action = "replaced"
         else:
-            action = "restarted" if restart and existing is not None else "started"
+            action = "started"
         return DeployResult(
             action=action,
             record=record,
@@ -141,7 +150,63 @@ class SparkReceiverJobResource(dg.ConfigurableResource):
             ui_url=record.ui_url,
             checkpoint_dir=config.checkpoint_dir,
             replaced_generation=replaced,
+            recovered_from_checkpoint=bool(info.get("recovered_from_checkpoint")),
         )
+
+    def _result(self, action: str, record: DriverRecord, plan: ReceiverPlan) -> DeployResult:
+        info = _read_info(record.info_file)
+        return DeployResult(
+            action=action,
+            record=record,
+            plan=plan,
+            application_id=info.get("application_id"),
+            ui_url=record.ui_url,
+            checkpoint_dir=record.checkpoint_dir,
+        )
+
+    @contextmanager
+    def _operation_lock(self) -> Iterator[None]:
+        directory = pipeline_dir(self.spec().name)
+        directory.mkdir(parents=True, exist_ok=True)
+        with open(directory / ".operation.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+    def _dynamodb(self) -> Any:
+        return make_client("dynamodb", resolve_connection(self.spec()))
+
+    def _clear_after(self, old: DriverRecord, say: Progress) -> None:
+        """Once the old driver is gone: make sure (a zombie is killed), break its fence and
+        release its leases so the next driver takes them at once."""
+        launcher = self.launcher()
+        if launcher.status(old).state is DriverState.RUNNING:
+            say(f"{old.pipeline}: {old.driver_id} did not stop; killing it")
+            launcher.kill(old)
+        spec = self.spec()
+        client = self._dynamodb()
+        owner = _read_info(old.info_file).get("fence_owner")
+        fence.ensure_fence_table(client, spec.supervision.fence_table)
+        if owner:
+            fence.release(client, spec.supervision.fence_table, spec.app_table.application_name, owner)
+        try:
+            released = release_leases(client, spec.app_table.application_name)
+        except ClientError:
+            released = 0
+        if released:
+            say(f"{old.pipeline}: released {released} lease(s) of the stopped driver")
+
+    def _check_fence_free(self, say: Progress) -> None:
+        spec = self.spec()
+        client = self._dynamodb()
+        fence.ensure_fence_table(client, spec.supervision.fence_table)
+        holder = fence.current(client, spec.supervision.fence_table, spec.app_table.application_name)
+        if holder is not None and holder[1] > time.time():
+            renewed = fence.FENCE_TTL_SECONDS - (holder[1] - time.time())
+            raise LaunchError(
+                f"{spec.name}: application {spec.app_table.application_name!r} already has a "
+                f"running driver ({holder[0]}, fence renewed {renewed:.0f} s ago); "
+                "stop it first (the stop job or `kinesis-pipelines stop`)"
+            )
 
     def wait_started(self, record: DriverRecord, say: Progress) -> dict[str, Any]:
         deadline = time.monotonic() + self.start_timeout_seconds
@@ -174,17 +239,25 @@ class SparkReceiverJobResource(dg.ConfigurableResource):
         (progress or (lambda _m: None))(f"{record.pipeline}: stopping gracefully")
         return self.launcher().stop_gracefully(record, timeout=self.stop_timeout_seconds)
 
-    def streaming_statistics(self) -> dict[str, Any] | None:
+    def streaming_statistics(self, timeout: float = 3.0) -> dict[str, Any] | None:
         """The driver's /streaming/statistics, or None while it has none to give."""
+        return self._monitoring("streaming/statistics", timeout)
+
+    def last_completed_batch(self) -> str | None:
+        batches = self._monitoring("streaming/batches?status=COMPLETED", 3.0)
+        return batches[0]["batchTime"] if batches else None
+
+    def _monitoring(self, path: str, timeout: float) -> Any:
+        """GET a path of the driver's monitoring API (Spark's REST API on the driver UI port)."""
         record = self.current()
         if record is None:
             return None
         info = _read_info(record.info_file)
         if not info:
             return None
-        url = f"{record.ui_url}/api/v1/applications/{info['application_id']}/streaming/statistics"
+        url = f"{record.ui_url}/api/v1/applications/{info['application_id']}/{path}"
         try:
-            response = requests.get(url, timeout=3)
+            response = requests.get(url, timeout=timeout)
         except requests.RequestException:
             return None
         return response.json() if response.ok else None

@@ -1,0 +1,128 @@
+"""Classifying a job from what was observed, and a failed driver from its exit and log. Pure."""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Health(str, Enum):
+    HEALTHY = "healthy"
+    STALLED = "stalled"
+    FAILED = "failed"
+    STOPPED = "stopped"  # on purpose: exit 0 after a stop marker
+    NOT_DEPLOYED = "not_deployed"
+
+
+class FailureKind(str, Enum):
+    OUT_OF_MEMORY = "out_of_memory"
+    AWS_THROTTLING = "aws_throttling"
+    LEASE_TABLE = "lease_table"
+    CONNECTION_LOST = "connection_lost"
+    PROCESSOR_ERROR = "processor_error"
+    FENCED = "fenced"  # another driver holds the application
+    KILLED = "killed"  # vanished with no exit status: SIGKILL, OOM killer, machine loss
+    UNKNOWN = "unknown"
+
+
+RETRYABLE = {
+    FailureKind.OUT_OF_MEMORY, FailureKind.AWS_THROTTLING, FailureKind.LEASE_TABLE,
+    FailureKind.CONNECTION_LOST, FailureKind.KILLED, FailureKind.UNKNOWN,
+}
+
+PATTERNS: list[tuple[FailureKind, re.Pattern[str]]] = [
+    (FailureKind.FENCED, re.compile(r"kinesis-pipelines fence held by")),
+    (FailureKind.OUT_OF_MEMORY, re.compile(r"OutOfMemoryError|MemoryError|Cannot allocate memory")),
+    (FailureKind.PROCESSOR_ERROR, re.compile(r"PythonException")),
+    (FailureKind.AWS_THROTTLING, re.compile(
+        r"ProvisionedThroughputExceeded|ThrottlingException|LimitExceededException|Rate exceeded")),
+    (FailureKind.LEASE_TABLE, re.compile(
+        r"LeaseManager|DependencyException|leases\.exceptions|ResourceNotFoundException.*[Tt]able")),
+    (FailureKind.CONNECTION_LOST, re.compile(
+        r"Connection refused|Unable to execute HTTP request|UnknownHostException|Connection reset|"
+        r"SocketTimeoutException|NoHttpResponseException")),
+]
+
+
+class Observation(BaseModel):
+    """One look at a job: what the backend and the driver's monitoring API said."""
+
+    model_config = ConfigDict(frozen=True)
+
+    deployed: bool
+    running: bool
+    exit_code: int | None = None
+    stopped_on_purpose: bool = False
+    api_responding: bool = False
+    receivers: int = 0
+    active_receivers: int = 0
+    completed_batches: int = 0
+
+
+class HealthVerdict(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    health: Health
+    reason: str
+    progress_at: float | None  # when batches last advanced (carried between looks)
+    completed_batches: int
+
+
+def classify(
+    observation: Observation,
+    now: float,
+    previous_batches: int,
+    progress_at: float | None,
+    batch_interval_seconds: float,
+    stall_batches: int,
+    started_at: float,
+    startup_grace_seconds: float = 120.0,
+) -> HealthVerdict:
+    """healthy / stalled (no batch for `stall_batches` intervals, receivers inactive, API silent)
+    / failed (driver gone or exited non-zero) / stopped on purpose."""
+    if not observation.deployed:
+        return HealthVerdict(health=Health.NOT_DEPLOYED, reason="never deployed",
+                             progress_at=None, completed_batches=0)
+    if not observation.running:
+        if observation.stopped_on_purpose or observation.exit_code == 0:
+            return HealthVerdict(health=Health.STOPPED, reason="stopped on purpose",
+                                 progress_at=progress_at, completed_batches=previous_batches)
+        code = "no exit status (killed)" if observation.exit_code is None else f"exit {observation.exit_code}"
+        return HealthVerdict(health=Health.FAILED, reason=f"driver gone: {code}",
+                             progress_at=progress_at, completed_batches=previous_batches)
+    batches = max(observation.completed_batches, previous_batches)
+    if observation.completed_batches > previous_batches or progress_at is None:
+        progress_at = now if observation.api_responding else (progress_at or started_at)
+    quiet = now - progress_at
+    limit = stall_batches * batch_interval_seconds
+    in_grace = now - started_at < startup_grace_seconds
+    if not observation.api_responding:
+        if quiet > limit and not in_grace:
+            return HealthVerdict(health=Health.STALLED,
+                                 reason=f"driver alive but its monitoring API silent for {quiet:.0f} s",
+                                 progress_at=progress_at, completed_batches=batches)
+        return HealthVerdict(health=Health.HEALTHY, reason="starting", progress_at=progress_at,
+                             completed_batches=batches)
+    if quiet > limit and not in_grace:
+        return HealthVerdict(health=Health.STALLED,
+                             reason=f"no batch completed for {quiet:.0f} s ({stall_batches} intervals)",
+                             progress_at=progress_at, completed_batches=batches)
+    if observation.active_receivers < observation.receivers and not in_grace:
+        return HealthVerdict(
+            health=Health.STALLED,
+            reason=f"{observation.active_receivers} of {observation.receivers} receivers active",
+            progress_at=progress_at, completed_batches=batches)
+    return HealthVerdict(health=Health.HEALTHY, reason="batches completing", progress_at=progress_at,
+                         completed_batches=batches)
+
+
+def classify_failure(exit_code: int | None, log_tail: str) -> FailureKind:
+    """KILLED if the driver vanished with no exit status; else the first known cause in its log."""
+    if exit_code is None:
+        return FailureKind.KILLED
+    for kind, pattern in PATTERNS:
+        if pattern.search(log_tail):
+            return kind
+    return FailureKind.UNKNOWN
