@@ -23,6 +23,10 @@ class StopConfig(dg.Config):
 
 class RestartConfig(dg.Config):
     reason: str = Field("", max_length=500, description="Why: recorded in the run's log.")
+    graceful: bool = Field(
+        True,
+        description="Stop the old driver with a last batch first; false kills it (a hung driver).",
+    )
     expected_driver_id: str | None = Field(
         None,
         description=(
@@ -71,7 +75,7 @@ def pipeline_jobs(spec: PipelineSpec) -> list[Any]:
         jar = build_assembly(spec.job.spark_version, progress=context.log.info)
         result = job.deploy(
             len(stream.open_shard_ids()), jar.path, progress=context.log.info, restart=True,
-            expected_driver_id=config.expected_driver_id,
+            expected_driver_id=config.expected_driver_id, graceful=config.graceful,
         )
         if result.recovered_from_checkpoint:
             context.log.info(f"{name}: resumed from the Spark checkpoint {result.checkpoint_dir}")

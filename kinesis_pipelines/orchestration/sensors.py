@@ -58,6 +58,8 @@ def health_sensor(spec: PipelineSpec, restart_job: dg.JobDefinition) -> dg.Senso
                                 "config": {
                                     "reason": f"{look.verdict.health.value}: {look.verdict.reason}",
                                     "expected_driver_id": look.driver_id,
+                                    # a hung driver cannot finish a last batch: kill it
+                                    "graceful": look.verdict.health.value != "stalled",
                                 }
                             }
                         }

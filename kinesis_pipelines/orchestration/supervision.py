@@ -197,7 +197,7 @@ def supervise(
     )
 
 
-def _tail(path: str, size: int = 20000) -> str:
+def _tail(path: str, size: int = 2_000_000) -> str:
     try:
         with open(path, "rb") as handle:
             handle.seek(0, 2)

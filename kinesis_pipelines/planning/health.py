@@ -97,7 +97,9 @@ def classify(
         progress_at = now if observation.api_responding else (progress_at or started_at)
     quiet = now - progress_at
     limit = stall_batches * batch_interval_seconds
-    in_grace = now - started_at < startup_grace_seconds
+    # Grace only until the driver has shown progress once: a driver that completed batches and
+    # then went quiet is stalled however young it is.
+    in_grace = now - started_at < startup_grace_seconds and batches == 0
     if not observation.api_responding:
         if quiet > limit and not in_grace:
             return HealthVerdict(health=Health.STALLED,

@@ -88,6 +88,7 @@ class SparkReceiverJobResource(dg.ConfigurableResource):
         progress: Progress | None = None,
         restart: bool = False,
         expected_driver_id: str | None = None,
+        graceful: bool = True,
     ) -> DeployResult:
         """Run the job for the current spec: nothing if that exact generation already runs,
         else stop the running one gracefully and start the new generation. With `restart`, the
@@ -115,9 +116,13 @@ class SparkReceiverJobResource(dg.ConfigurableResource):
                 return self._result("unchanged", existing, plan)
             replaced = None
             if existing is not None:
-                if running:
+                if running and graceful:
                     say(f"{spec.name}: stopping {existing.driver_id} ({existing.generation})")
                     launcher.stop_gracefully(existing, timeout=self.stop_timeout_seconds)
+                    replaced = existing.generation
+                elif running:
+                    say(f"{spec.name}: killing {existing.driver_id} (not responding)")
+                    launcher.kill(existing)
                     replaced = existing.generation
                 self._clear_after(existing, say)
             self._check_fence_free(say)

@@ -64,3 +64,10 @@ def test_failure_classification() -> None:
     assert classify_failure(1, "Connection refused (Connection refused)") is FailureKind.CONNECTION_LOST
     assert classify_failure(3, "kinesis-pipelines fence held by h:1:gen") is FailureKind.FENCED
     assert classify_failure(1, "nothing known") is FailureKind.UNKNOWN
+
+
+def test_no_grace_once_batches_were_seen() -> None:
+    silent = RUNNING.model_copy(update={"api_responding": False})
+    verdict = classify(silent, now=40, previous_batches=10, progress_at=20,
+                       batch_interval_seconds=2, stall_batches=5, started_at=0)
+    assert verdict.health is Health.STALLED
