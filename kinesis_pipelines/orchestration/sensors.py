@@ -1,4 +1,4 @@
-"""The health sensor of a pipeline: every 15 s it looks at the job, records what it saw on the
+"""The health sensor of a pipeline: every 5 s it looks at the job, records what it saw on the
 streaming-job asset (observations Dagster plots over time), reports the asset checks, and asks
 for a restart run when the job failed or stalled and the restart policy allows one."""
 
@@ -10,7 +10,7 @@ from kinesis_pipelines.orchestration.jobs import PIPELINE_TAG
 from kinesis_pipelines.orchestration.supervision import supervise
 from kinesis_pipelines.spec import PipelineSpec
 
-HEALTH_SECONDS = 15
+HEALTH_SECONDS = 5
 
 
 def health_sensor(spec: PipelineSpec, restart_job: dg.JobDefinition) -> dg.SensorDefinition:
