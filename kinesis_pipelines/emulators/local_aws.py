@@ -97,6 +97,7 @@ class LocalAws:
         self.region = region
         self.state: LocalAwsState | None = None
         self.owned = False  # True when this object started the servers: only then does it stop them
+        self._launches: dict[str, tuple[list[str], int, Path, dict[str, str], Path]] = {}
 
     def __enter__(self) -> LocalAwsState:
         return self.start()
@@ -160,6 +161,10 @@ class LocalAws:
             "cloudwatch": ports["moto"],
             "tls_front": ports["ddb_tls"],
         }
+        self._launches = {
+            name: (argv, ready_ports[name], logs / f"{name}.log", env, base)
+            for name, argv in launches.items()
+        }
         pids: dict[str, int] = {}
         try:
             procs = {}
@@ -192,6 +197,20 @@ class LocalAws:
         (self.home / STATE_FILE).write_text(self.state.model_dump_json(indent=2))
         self.owned = True
         return self.state
+
+    def restart_service(self, name: str, timeout: float = 60.0) -> None:
+        """Stop one emulator and start it again on the same port with the same data: what an
+        outage of that AWS service looks like to a running job. Only for servers this object
+        started."""
+        if not self.owned or self.state is None:
+            raise EmulatorError("restart_service needs an embedded AWS that this object started")
+        argv, port, log, env, cwd = self._launches[name]
+        stop_group(self.state.pids[name], grace_seconds=5)
+        process = start_group(argv, log, env=env, cwd=cwd)
+        if not wait_for_port(port, timeout, process):
+            raise EmulatorError(f"the embedded {name} emulator did not come back on port {port}")
+        self.state = self.state.model_copy(update={"pids": {**self.state.pids, name: process.pid}})
+        (self.home / STATE_FILE).write_text(self.state.model_dump_json(indent=2))
 
     def stop(self, force: bool = False) -> None:
         """Stop the servers this object started (or, with force, whatever the state file names)."""

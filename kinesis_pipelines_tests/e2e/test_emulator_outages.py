@@ -1,0 +1,48 @@
+"""A running job survives its AWS services going away and coming back with their data: the
+Kinesis emulator restarted, then the DynamoDB emulator restarted. Every record comes out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kinesis_pipelines.emulators.local_aws import LocalAws
+from kinesis_pipelines.pipeline import resources_for
+from kinesis_pipelines.producer import put_all, unique_ids
+from kinesis_pipelines_tests.e2e.helpers import make_spec, materialize, wait_all_out
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def own_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAws]:
+    """An embedded AWS of this test's own, since it is restarted under the job."""
+    monkeypatch.setenv("KINESIS_PIPELINES_HOME", str(tmp_path))
+    aws = LocalAws(tmp_path)
+    aws.start()
+    try:
+        yield aws
+    finally:
+        aws.stop()
+
+
+@pytest.mark.parametrize("service", ["kinesis", "dynamodb"])
+def test_job_rides_out_an_emulator_restart(  # type: ignore[no-untyped-def]
+    own_aws, assembly_jar, cleanup_drivers, service
+) -> None:
+    spec = make_spec(f"outage_{service}", shards=2, write_ahead_log=True)
+    cleanup_drivers.append(spec)
+    materialize(spec)
+    ids = unique_ids(f"outage-{service}", 1_000)
+    put_all(resources_for(spec).stream.client(), spec.stream.name, ids[:500])
+    assert wait_all_out(spec, ids[:500]).lost == 0
+    time.sleep(2)  # kinesis-mock saves its data every second
+    own_aws.restart_service(service)
+    put_all(resources_for(spec).stream.client(), spec.stream.name, ids[500:])
+    tally = wait_all_out(spec, ids, timeout=240)
+    print(f"after a {service} restart: {tally.model_dump()}")
+    assert tally.lost == 0, tally
+    resources_for(spec).job.stop()
