@@ -21,15 +21,15 @@ import dagster as dg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import isolated_home  # noqa: E402
-from kinesis_pipelines.app.sinks import read_output  # noqa: E402
-from kinesis_pipelines.emulators.local_aws import LocalAws  # noqa: E402
-from kinesis_pipelines.launch.submit import resolve_path  # noqa: E402
-from kinesis_pipelines.orchestration import build_definitions  # noqa: E402
-from kinesis_pipelines.orchestration.sensors import HEALTH_SECONDS  # noqa: E402
-from kinesis_pipelines.pipeline import deploy, resources_for  # noqa: E402
-from kinesis_pipelines.producer import account, put_all, unique_ids  # noqa: E402
-from kinesis_pipelines.spec import PipelineSpec  # noqa: E402
+from bench.common import isolated_home
+from kinesis_pipelines.app.sinks import read_output
+from kinesis_pipelines.emulators.local_aws import LocalAws
+from kinesis_pipelines.launch.submit import resolve_path
+from kinesis_pipelines.orchestration import build_definitions
+from kinesis_pipelines.orchestration.sensors import HEALTH_SECONDS
+from kinesis_pipelines.pipeline import deploy, resources_for
+from kinesis_pipelines.producer import account, put_all, unique_ids
+from kinesis_pipelines.spec import PipelineSpec
 
 
 def main() -> None:

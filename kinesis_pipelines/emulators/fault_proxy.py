@@ -1,0 +1,91 @@
+"""A fault-injecting HTTP proxy for the emulators, for failure tests: it forwards every request
+to its target, except that every Nth call of the chosen AWS operations gets the throttling error
+AWS would send. Binds 127.0.0.1 only; optional TLS with the embedded AWS's certificate.
+
+    python -m kinesis_pipelines.emulators.fault_proxy --port P --target-port T \\
+        --throttle Kinesis_20131202.GetRecords --every 3 [--tls-cert C --tls-key K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
+
+
+def make_handler(target_port: int, throttled: set[str], every: int, error: str):  # type: ignore[no-untyped-def]
+    counter = {"calls": 0, "throttled": 0}
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            target = self.headers.get("X-Amz-Target", "")
+            if target in throttled:
+                with lock:
+                    counter["calls"] += 1
+                    inject = counter["calls"] % every == 0
+                    counter["throttled"] += inject
+                if inject:
+                    payload = json.dumps({"__type": error, "message": "Rate exceeded (injected)"})
+                    self._reply(400, payload.encode(), {
+                        "Content-Type": self.headers.get("Content-Type", "application/x-amz-json-1.1"),
+                        "x-amzn-RequestId": "injected-fault",
+                    })
+                    return
+            upstream = http.client.HTTPConnection("127.0.0.1", target_port, timeout=60)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
+            upstream.request("POST", self.path, body=body, headers=headers)
+            response = upstream.getresponse()
+            data = response.read()
+            self._reply(response.status, data, {
+                k: v for k, v in response.getheaders()
+                if k.lower() not in HOP_HEADERS | {"content-length"}
+            })
+            upstream.close()
+
+        def do_GET(self) -> None:
+            self._reply(200, json.dumps(counter).encode(), {"Content-Type": "application/json"})
+
+        def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--target-port", type=int, required=True)
+    parser.add_argument("--throttle", action="append", default=[], help="X-Amz-Target to throttle")
+    parser.add_argument("--every", type=int, default=3)
+    parser.add_argument("--error", default="ProvisionedThroughputExceededException")
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
+    args = parser.parse_args()
+    handler = make_handler(args.target_port, set(args.throttle), args.every, args.error)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler)
+    if args.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
