@@ -222,7 +222,11 @@ class JobSpec(_Model):
         description="Spark checkpoint root; each config generation gets a sub-directory."
     )
     write_ahead_log: bool = Field(
-        False, description="Receiver write-ahead log (no loss of received, unprocessed data)."
+        True,
+        description=(
+            "Receiver write-ahead log: received but unprocessed data survives a driver kill. "
+            "Off trades that guarantee for throughput."
+        ),
     )
     spark_conf: dict[str, str] = Field(
         default_factory=dict, description="Extra Spark settings (no secrets: use env vars)."

@@ -34,6 +34,16 @@ class Supervisor:
             self.restart_runs.append(run)
         return result
 
+    def rerun_last(self) -> str:
+        """Run the last restart request once more; returns the restart op's action."""
+        last = self.restart_runs[-1]
+        job = self.defs.get_job_def(f"{self.spec.name}__restart")
+        run = job.execute_in_process(run_config=last.run_config, instance=self.instance)
+        step = f"{self.spec.name}__restart_driver"
+        events = [e for e in run.events_for_node(step) if e.event_type_value == "STEP_OUTPUT"]
+        metadata = events[-1].event_specific_data.metadata
+        return str(metadata["action"].value)
+
     def tick_until_restarted(self, timeout: float = 180) -> None:
         before = len(self.restart_runs)
         deadline = time.monotonic() + timeout
