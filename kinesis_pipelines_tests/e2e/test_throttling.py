@@ -32,7 +32,7 @@ def fault_proxies(local_aws, tmp_path: Path, monkeypatch) -> Iterator[dict[str, 
     procs = [
         start_group([sys.executable, "-m", "kinesis_pipelines.emulators.fault_proxy",
                      "--port", str(kinesis_proxy), "--target-port", str(kinesis_port),
-                     "--throttle", "Kinesis_20131202.GetRecords", "--every", "3"],
+                     "--throttle", "Kinesis_20131202.GetRecords", "--every", "2"],
                     tmp_path / "kinesis-proxy.log"),
         start_group([sys.executable, "-m", "kinesis_pipelines.emulators.fault_proxy",
                      "--port", str(dynamodb_proxy), "--target-port", str(dynalite_port),
