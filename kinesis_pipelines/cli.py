@@ -156,6 +156,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if summary["lost"] == 0 else 1
 
 
+def cmd_rebalance(args: argparse.Namespace) -> int:
+    from kinesis_pipelines.orchestration.rebalancing import rebalance
+    from kinesis_pipelines.pipeline import resources_for
+
+    spec = load_spec(args.spec)
+    resources = resources_for(spec)
+    outcome = rebalance(spec, resources.stream, resources.app_table, resources.job,
+                        dry_run=True if args.dry_run else None, progress=_say(args.json))
+    if args.json:
+        print(outcome.model_dump_json())
+        return 0
+    plan = outcome.plan
+    print(f"action          {plan.action}{' (dry run)' if plan.dry_run else ''}")
+    print(f"why             {plan.reason}")
+    print(f"shards          {plan.shards_before} -> {plan.shards_after} (steps {plan.steps})")
+    print(f"receivers       {plan.receivers_before} -> {plan.receivers_after}")
+    print(f"cores           {plan.cores_before} -> {plan.cores_after}")
+    print(f"quota left      {plan.quota_left} UpdateShardCount call(s) in 24 h")
+    print(f"metrics         {outcome.metrics.incoming_records_per_s:.1f} records/s, "
+          f"lag {outcome.metrics.max_lag_seconds:.1f} s ({outcome.metrics.source})")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from kinesis_pipelines.components.schema import render_schema, write_schema
 
@@ -217,6 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spark-version", default=versions.SPARK_VERSION)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_assembly)
+
+    p = sub.add_parser("rebalance", help="measure, plan and apply a capacity rebalance")
+    p.add_argument("spec", type=Path)
+    p.add_argument("--dry-run", action="store_true", help="show the plan; change nothing")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_rebalance)
 
     p = sub.add_parser("schema", help="the JSON schema of defs.yaml, from the pipeline spec")
     p.add_argument("--write", action="store_true", help="update the shipped schema file")

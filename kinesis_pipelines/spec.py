@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from kinesis_pipelines.errors import SpecError
+from kinesis_pipelines.planning.reshard import RebalancePolicy
 from kinesis_pipelines.planning.restarts import RestartPolicy
 from kinesis_pipelines.versions import SUPPORTED_SPARK_VERSIONS
 
@@ -329,6 +330,7 @@ class PipelineSpec(_Model):
     job: JobSpec
     credentials: CredentialsSpec = Field(default_factory=CredentialsSpec)
     supervision: SupervisionSpec = Field(default_factory=SupervisionSpec)
+    rebalancing: RebalancePolicy = Field(default_factory=RebalancePolicy)
     cloudwatch_endpoint_url: str | None = Field(
         None, description="CloudWatch endpoint override for KCL metrics: https URL or 'embedded'."
     )

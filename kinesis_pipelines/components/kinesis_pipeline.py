@@ -38,6 +38,7 @@ class KinesisPipeline(dg.Component, dg.Resolvable, dg.Model):
         default_factory=dict, description="default_chain or assume_role; never a secret."
     )
     supervision: Raw = Field(default_factory=dict, description="Health checks and restarts.")
+    rebalancing: Raw = Field(default_factory=dict, description="Scheduled capacity rebalancing.")
     cloudwatch_endpoint_url: Raw = Field(None, description="CloudWatch endpoint override.")
     _source: Path | None = PrivateAttr(None)
     _spec: PipelineSpec | None = PrivateAttr(None)

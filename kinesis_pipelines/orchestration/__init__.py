@@ -9,7 +9,7 @@ from kinesis_pipelines.errors import SpecError
 from kinesis_pipelines.launch.submit import check_processor
 from kinesis_pipelines.orchestration.assets import assembly_asset, pipeline_assets, resource_keys
 from kinesis_pipelines.orchestration.checks import pipeline_checks
-from kinesis_pipelines.orchestration.jobs import pipeline_jobs, restart_job_of
+from kinesis_pipelines.orchestration.jobs import job_named, pipeline_jobs, rebalance_schedule
 from kinesis_pipelines.orchestration.sensors import health_sensor
 from kinesis_pipelines.pipeline import resources_for
 from kinesis_pipelines.spec import PipelineSpec
@@ -34,7 +34,8 @@ def pipeline_definitions(spec: PipelineSpec) -> dg.Definitions:
         assets=pipeline_assets(spec),
         asset_checks=pipeline_checks(spec),
         jobs=jobs,
-        sensors=[health_sensor(spec, restart_job_of(jobs, spec.name))],
+        sensors=[health_sensor(spec, job_named(jobs, f"{spec.name}__restart"))],
+        schedules=[rebalance_schedule(spec, job_named(jobs, f"{spec.name}__rebalance"))],
         resources=resources,
     )
 

@@ -103,8 +103,66 @@ def pipeline_jobs(spec: PipelineSpec) -> list[Any]:
     def restart() -> None:
         restart_driver()
 
-    return [deploy, stop, restart]
+    class RebalanceConfig(dg.Config):
+        dry_run: bool | None = Field(
+            None, description="Plan and record only; unset uses the spec's rebalancing.dry_run."
+        )
+
+    @dg.op(name=f"{name}__rebalance_capacity", required_resource_keys=set(keys.values()))
+    def rebalance_capacity(context: dg.OpExecutionContext, config: RebalanceConfig) -> None:
+        from kinesis_pipelines.orchestration.rebalancing import rebalance
+
+        outcome = rebalance(
+            spec,
+            getattr(context.resources, keys["stream"]),
+            getattr(context.resources, keys["app_table"]),
+            getattr(context.resources, keys["job"]),
+            dry_run=config.dry_run,
+            progress=context.log.info,
+        )
+        plan = outcome.plan
+        context.add_output_metadata({
+            "action": plan.action,
+            "applied": outcome.applied,
+            "reason": plan.reason,
+            "shards_before": plan.shards_before,
+            "shards_after": plan.shards_after,
+            "steps": plan.steps,
+            "receivers_before": plan.receivers_before,
+            "receivers_after": plan.receivers_after,
+            "cores_before": plan.cores_before,
+            "cores_after": plan.cores_after,
+            "utilization": plan.utilization,
+            "quota_left": plan.quota_left - (len(plan.steps) if outcome.applied else 0),
+            "incoming_records_per_s": round(outcome.metrics.incoming_records_per_s, 1),
+            "max_lag_seconds": round(outcome.metrics.max_lag_seconds, 1),
+            "metrics_source": outcome.metrics.source,
+            "dry_run": plan.dry_run,
+        })
+
+    @dg.job(
+        name=f"{name}__rebalance",
+        description=f"Measure {name}, reshard its stream within Kinesis's limits and resize its receivers.",
+        tags=tags,
+    )
+    def rebalance_job() -> None:
+        rebalance_capacity()
+
+    return [deploy, stop, restart, rebalance_job]
 
 
-def restart_job_of(jobs: list[Any], pipeline: str) -> dg.JobDefinition:
-    return next(job for job in jobs if getattr(job, "name", "") == f"{pipeline}__restart")
+def rebalance_schedule(spec: PipelineSpec, job: dg.JobDefinition) -> dg.ScheduleDefinition:
+    policy = spec.rebalancing
+    return dg.ScheduleDefinition(
+        name=f"{spec.name}__rebalance_schedule",
+        cron_schedule=policy.schedule,
+        job=job,
+        default_status=(
+            dg.DefaultScheduleStatus.RUNNING if policy.enabled else dg.DefaultScheduleStatus.STOPPED
+        ),
+        description=f"Rebalance {spec.name}'s shards and receivers ({policy.schedule}).",
+    )
+
+
+def job_named(jobs: list[Any], name: str) -> dg.JobDefinition:
+    return next(job for job in jobs if getattr(job, "name", "") == name)

@@ -10,8 +10,9 @@ backlog that already exists; and a stream is never scaled down while its consume
 from __future__ import annotations
 
 import math
+import re
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kinesis_pipelines.planning.receivers import plan_receivers
 
@@ -38,6 +39,14 @@ class RebalancePolicy(BaseModel):
         60.0, gt=0, description="Behind by more than this, the consumer is behind: no scale-down."
     )
     dry_run: bool = Field(False, description="Plan and record, change nothing.")
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != 5 or not all(re.match(r"^[\d*/,\-A-Za-z]+$", f) for f in fields):
+            raise ValueError("a cron schedule has five fields, like '*/15 * * * *'")
+        return value
 
     @model_validator(mode="after")
     def _order(self) -> RebalancePolicy:

@@ -168,3 +168,13 @@ class KinesisStreamResource(AwsServiceResource):
             return None
         behind = page.get("MillisBehindLatest")
         return int(behind) if behind is not None else None
+
+    def update_shard_count(self, target: int) -> None:
+        try:
+            self.client().update_shard_count(
+                StreamName=self.stream_name, TargetShardCount=target, ScalingType="UNIFORM_SCALING"
+            )
+        except ClientError as exc:
+            raise AwsError(
+                f"UpdateShardCount of {self.stream_name!r} to {target} failed: {exc}"
+            ) from exc

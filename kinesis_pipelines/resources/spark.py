@@ -246,13 +246,13 @@ class SparkReceiverJobResource(dg.ConfigurableResource):
 
     def streaming_statistics(self, timeout: float = 3.0) -> dict[str, Any] | None:
         """The driver's /streaming/statistics, or None while it has none to give."""
-        return self._monitoring("streaming/statistics", timeout)
+        return self.monitoring("streaming/statistics", timeout)
 
     def last_completed_batch(self) -> str | None:
-        batches = self._monitoring("streaming/batches?status=COMPLETED", 3.0)
+        batches = self.monitoring("streaming/batches?status=COMPLETED", 3.0)
         return batches[0]["batchTime"] if batches else None
 
-    def _monitoring(self, path: str, timeout: float) -> Any:
+    def monitoring(self, path: str, timeout: float) -> Any:
         """GET a path of the driver's monitoring API (Spark's REST API on the driver UI port)."""
         record = self.current()
         if record is None:
