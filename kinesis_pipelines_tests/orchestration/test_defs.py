@@ -21,7 +21,8 @@ def test_definitions_module_loads_the_examples() -> None:
         "wordcount/stream", "wordcount/app_table", "wordcount/streaming_job",
     }
     jobs = {job.name for job in repo.get_all_jobs()} - {"__ASSET_JOB"}
-    assert jobs == {f"{p}__{j}" for p in ("records", "wordcount") for j in ("deploy", "stop", "restart", "rebalance")}
+    kinds = ("deploy", "stop", "restart", "rebalance")
+    assert jobs == {f"{p}__{j}" for p in ("records", "wordcount") for j in kinds}
 
 
 def test_assets_carry_kinds_groups_and_dependencies() -> None:
