@@ -19,6 +19,7 @@ class Supervisor:
         self.defs = build_definitions([spec])
         self.instance = instance
         self.restart_runs: list[dg.ExecuteInProcessResult] = []
+        self.restart_configs: list[dict] = []
 
     def tick(self) -> object:
         """One sensor evaluation, as the daemon makes it; any restart it asks for runs at once."""
@@ -32,13 +33,13 @@ class Supervisor:
             run = job.execute_in_process(run_config=request.run_config, instance=self.instance)
             assert run.success
             self.restart_runs.append(run)
+            self.restart_configs.append(request.run_config)
         return result
 
     def rerun_last(self) -> str:
         """Run the last restart request once more; returns the restart op's action."""
-        last = self.restart_runs[-1]
         job = self.defs.get_job_def(f"{self.spec.name}__restart")
-        run = job.execute_in_process(run_config=last.run_config, instance=self.instance)
+        run = job.execute_in_process(run_config=self.restart_configs[-1], instance=self.instance)
         step = f"{self.spec.name}__restart_driver"
         events = [e for e in run.events_for_node(step) if e.event_type_value == "STEP_OUTPUT"]
         metadata = events[-1].event_specific_data.metadata
