@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from kinesis_pipelines.assembly.build import build_assembly
+from kinesis_pipelines.errors import KinesisPipelinesError
 from kinesis_pipelines.launch.submit import pipeline_dir
 from kinesis_pipelines.orchestration.supervision import lag_per_shard
 from kinesis_pipelines.planning.reshard import DAY_SECONDS, Metrics, RebalancePlan, plan_rebalance
@@ -49,15 +50,67 @@ def save_history(pipeline: str, history: ReshardHistory) -> None:
     path.write_text(history.model_dump_json(indent=2))
 
 
+def cloudwatch_metrics(spec: PipelineSpec, window: float = 300.0) -> Metrics | None:
+    """AWS/Kinesis IncomingRecords, IncomingBytes and GetRecords.IteratorAgeMilliseconds over the
+    last `window` seconds, or None where CloudWatch has none for the stream (the emulators)."""
+    from datetime import datetime, timedelta, timezone
+
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from kinesis_pipelines.aws import make_client, resolve_connection
+
+    end = datetime.now(timezone.utc)
+    dimensions = [{"Name": "StreamName", "Value": spec.stream.name}]
+
+    def query(name: str, stat: str) -> dict:
+        return {
+            "Id": name.replace(".", "_").lower(),
+            "MetricStat": {
+                "Metric": {"Namespace": "AWS/Kinesis", "MetricName": name, "Dimensions": dimensions},
+                "Period": 60,
+                "Stat": stat,
+            },
+        }
+
+    try:
+        client = make_client("cloudwatch", resolve_connection(spec))
+        response = client.get_metric_data(
+            MetricDataQueries=[
+                query("IncomingRecords", "Sum"),
+                query("IncomingBytes", "Sum"),
+                query("GetRecords.IteratorAgeMilliseconds", "Maximum"),
+            ],
+            StartTime=end - timedelta(seconds=window),
+            EndTime=end + timedelta(seconds=60),
+        )
+    except (BotoCoreError, ClientError, KinesisPipelinesError):
+        return None
+    values = {r["Id"]: r.get("Values", []) for r in response["MetricDataResults"]}
+    if not values.get("incomingrecords"):
+        return None
+    per_minute_records = max(values["incomingrecords"])
+    per_minute_bytes = max(values.get("incomingbytes") or [0.0])
+    return Metrics(
+        incoming_records_per_s=per_minute_records / 60,
+        incoming_bytes_per_s=per_minute_bytes / 60,
+        max_lag_seconds=max(values.get("getrecords_iteratoragemilliseconds") or [0.0]) / 1000,
+        source="cloudwatch AWS/Kinesis (busiest minute)",
+    )
+
+
 def measure(
+    spec: PipelineSpec,
     stream: KinesisStreamResource,
     app_table: DynamoDBAppTableResource,
     job: SparkReceiverJobResource,
     window: float = MEASURE_WINDOW_SECONDS,
 ) -> Metrics:
-    """Incoming records/s and the worst shard lag. From the driver's completed batches (records
-    per second over the last `window` seconds) and the lease table's checkpoints: the embedded
-    AWS publishes no AWS/Kinesis CloudWatch metrics."""
+    """CloudWatch's AWS/Kinesis metrics where there are any; otherwise incoming records/s from
+    the driver's completed batches over the last `window` seconds and the worst shard lag from
+    the lease table's checkpoints (the embedded AWS publishes no AWS/Kinesis metrics)."""
+    from_cloudwatch = cloudwatch_metrics(spec)
+    if from_cloudwatch is not None:
+        return from_cloudwatch
     batches = job.monitoring("streaming/batches?status=COMPLETED", 3.0) or []
     now_ms = time.time() * 1000
     recent = [b for b in batches if now_ms - _epoch_ms(b["batchTime"]) <= window * 1000]
@@ -85,7 +138,7 @@ def rebalance(
     summary = stream.describe() or {}
     mode = summary.get("StreamModeDetails", {}).get("StreamMode", "PROVISIONED")
     open_shards = len(stream.open_shard_ids())
-    metrics = metrics or measure(stream, app_table, job)
+    metrics = metrics or measure(spec, stream, app_table, job)
     policy = spec.rebalancing
     if dry_run is not None:
         policy = policy.model_copy(update={"dry_run": dry_run})
