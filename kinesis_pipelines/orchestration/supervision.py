@@ -98,6 +98,8 @@ def lag_per_shard(stream: KinesisStreamResource, app_table: DynamoDBAppTableReso
     lag: dict[str, int] = {}
     try:
         for lease in app_table.leases():
+            if lease.checkpoint == "SHARD_END":
+                continue  # a closed parent shard, read to its end: nothing behind
             behind = stream.millis_behind(lease.shard_id, lease.checkpoint)
             if behind is not None:
                 lag[lease.shard_id] = behind
