@@ -42,9 +42,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from kinesis_pipelines.pipeline import plan
 
-    report = plan(load_spec(args.spec))
+    spec = load_spec(args.spec)
+    report = plan(spec)
+    rebalance_plan = _rebalance_preview(spec) if report.stream_exists else None
     if args.json:
-        print(report.model_dump_json())
+        out = report.model_dump()
+        out["rebalance"] = rebalance_plan.model_dump() if rebalance_plan else None
+        print(json.dumps(out))
         return 0
     print(f"pipeline        {report.pipeline}")
     exists = {True: "exists", False: "would be created", None: "unknown"}[report.stream_exists]
@@ -57,9 +61,24 @@ def cmd_plan(args: argparse.Namespace) -> int:
     print(f"generation      {report.generation}")
     print(f"assembly jar    {report.assembly_jar}")
     print(f"spark-submit    {report.spark_submit}")
+    if rebalance_plan is not None:
+        print(f"rebalance       {rebalance_plan.action}: {rebalance_plan.reason}")
     for note in report.notes:
         print(f"note            {note}")
     return 0
+
+
+def _rebalance_preview(spec: PipelineSpec) -> Any:
+    """What the rebalance schedule would do now (a dry run), or None if it cannot tell."""
+    from kinesis_pipelines.orchestration.rebalancing import rebalance
+    from kinesis_pipelines.pipeline import resources_for
+
+    resources = resources_for(spec)
+    try:
+        return rebalance(spec, resources.stream, resources.app_table, resources.job,
+                         dry_run=True).plan
+    except KinesisPipelinesError:
+        return None
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:

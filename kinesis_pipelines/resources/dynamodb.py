@@ -61,7 +61,12 @@ class DynamoDBAppTableResource(AwsServiceResource):
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"TableName": self.application_name, "ConsistentRead": True}
         while True:
-            page = client.scan(**kwargs)
+            try:
+                page = client.scan(**kwargs)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+                    return []  # no table yet: no leases
+                raise AwsError(f"reading leases of {self.application_name!r} failed: {exc}") from exc
             items.extend(page["Items"])
             if "LastEvaluatedKey" not in page:
                 break
