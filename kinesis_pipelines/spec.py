@@ -396,8 +396,8 @@ def parse_spec(text: str, source: str = "<spec>") -> PipelineSpec:
     KinesisPipeline component and whose `attributes` are the spec. `{{ env('X', 'default') }}`
     templates resolve as Dagster resolves them."""
     try:
-        data = yaml.safe_load(text)
-        node = yaml.compose(text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = _construct(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
@@ -419,6 +419,17 @@ def parse_spec(text: str, source: str = "<spec>") -> PipelineSpec:
         )
     data = resolve_templates(data, source, node)
     return validate_spec_data(data, source=source, node=node)
+
+
+def _construct(node: yaml.Node | None) -> Any:
+    """Python data from an already composed node (one parse gives both data and line numbers)."""
+    if node is None:
+        return None
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def resolve_templates(data: Any, source: str, node: yaml.Node | None, path: tuple = ()) -> Any:
