@@ -123,6 +123,7 @@ def run(config: DriverConfig) -> int:
     keeper = None
     if config.fence_table:
         client = fence_client(config)
+        fence.ensure_fence_table(client, config.fence_table)
         try:
             fence.acquire(client, config.fence_table, config.application_name, owner)
         except fence.FenceHeld as exc:
