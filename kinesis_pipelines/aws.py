@@ -62,12 +62,7 @@ def resolve_connection(spec: PipelineSpec) -> AwsConnection:
         from kinesis_pipelines.emulators.local_aws import running_state
 
         state = running_state()
-        local = {
-            "kinesis": state.kinesis_endpoint,
-            "dynamodb": state.dynamodb_endpoint,
-            "cloudwatch": state.cloudwatch_endpoint,
-        }
-        resolved = {k: local[k] if v == EMBEDDED else v for k, v in wanted.items()}
+        resolved = {k: state.endpoint(k) if v == EMBEDDED else v for k, v in wanted.items()}
         ca_bundle, truststore = state.ca_bundle, state.java_truststore
     return AwsConnection(
         region=spec.stream.region,

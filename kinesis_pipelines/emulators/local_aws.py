@@ -47,6 +47,14 @@ class LocalAwsState(BaseModel):
     def running(self) -> bool:
         return all(alive(pid) for pid in self.pids.values())
 
+    def endpoint(self, service: str) -> str:
+        """The endpoint of `service`: kinesis, dynamodb or cloudwatch."""
+        return {
+            "kinesis": self.kinesis_endpoint,
+            "dynamodb": self.dynamodb_endpoint,
+            "cloudwatch": self.cloudwatch_endpoint,
+        }[service]
+
 
 def read_state(home: Path | None = None) -> LocalAwsState | None:
     path = (home or state_home()) / STATE_FILE

@@ -33,12 +33,7 @@ class AwsServiceResource(dg.ConfigurableResource):
             from kinesis_pipelines.emulators.local_aws import running_state
 
             state = running_state()
-            endpoint = {
-                "kinesis": state.kinesis_endpoint,
-                "dynamodb": state.dynamodb_endpoint,
-                "cloudwatch": state.cloudwatch_endpoint,
-            }[self.service]
-            ca_bundle = state.ca_bundle
+            endpoint, ca_bundle = state.endpoint(self.service), state.ca_bundle
         return AwsConnection(
             region=self.region_name,
             **{f"{self.service}_endpoint": endpoint},

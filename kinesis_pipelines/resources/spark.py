@@ -140,25 +140,18 @@ class SparkReceiverJobResource(dg.ConfigurableResource):
                 }
             )
             (pipeline_dir(spec.name) / "driver.json").write_text(record.model_dump_json(indent=2))
-            info = self.wait_started(record, say)
+            self.wait_started(record, say)
         if replaced == request.generation or (restart and existing is not None and not replaced):
             action = "restarted"
         elif replaced:
             action = "replaced"
         else:
             action = "started"
-        return DeployResult(
-            action=action,
-            record=record,
-            plan=plan,
-            application_id=info.get("application_id"),
-            ui_url=record.ui_url,
-            checkpoint_dir=config.checkpoint_dir,
-            replaced_generation=replaced,
-            recovered_from_checkpoint=bool(info.get("recovered_from_checkpoint")),
-        )
+        return self._result(action, record, plan, replaced)
 
-    def _result(self, action: str, record: DriverRecord, plan: ReceiverPlan) -> DeployResult:
+    def _result(
+        self, action: str, record: DriverRecord, plan: ReceiverPlan, replaced: str | None = None
+    ) -> DeployResult:
         info = _read_info(record.info_file)
         return DeployResult(
             action=action,
@@ -167,6 +160,8 @@ class SparkReceiverJobResource(dg.ConfigurableResource):
             application_id=info.get("application_id"),
             ui_url=record.ui_url,
             checkpoint_dir=record.checkpoint_dir,
+            replaced_generation=replaced,
+            recovered_from_checkpoint=bool(info.get("recovered_from_checkpoint")),
         )
 
     @contextmanager
