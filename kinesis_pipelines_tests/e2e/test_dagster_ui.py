@@ -28,7 +28,7 @@ LOCATION = "kinesis_pipelines"
 
 
 @pytest.fixture
-def dagster_services(tmp_path: Path, local_aws) -> Iterator[DagsterGraphQLClient]:  # type: ignore[no-untyped-def]
+def dagster_services(tmp_path: Path, local_aws, assembly_jar) -> Iterator[DagsterGraphQLClient]:  # type: ignore[no-untyped-def]
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copyfile(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
