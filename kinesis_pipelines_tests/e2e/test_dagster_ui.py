@@ -46,10 +46,42 @@ def dagster_services(tmp_path: Path, local_aws, assembly_jar) -> Iterator[Dagste
     )
     try:
         assert wait_for_port(port, 180, webserver), (tmp_path / "webserver.log").read_text()[-3000:]
-        yield DagsterGraphQLClient("127.0.0.1", port_number=port)
+        client = DagsterGraphQLClient("127.0.0.1", port_number=port)
+        wait_location_loaded(client)
+        yield client
     finally:
         stop_group(daemon.pid, grace_seconds=10)
         stop_group(webserver.pid, grace_seconds=10)
+
+
+LOCATION_QUERY = """
+query {
+  workspaceOrError {
+    ... on Workspace {
+      locationEntries {
+        name
+        loadStatus
+        locationOrLoadError { __typename ... on PythonError { message } }
+      }
+    }
+  }
+}
+"""
+
+
+def wait_location_loaded(client: DagsterGraphQLClient, timeout: float = 300) -> None:
+    """The webserver answers before its code server has loaded the location: wait for it, and
+    show the load error if there is one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        entries = client._execute(LOCATION_QUERY)["workspaceOrError"]["locationEntries"]
+        entry = next((e for e in entries if e["name"] == LOCATION), None)
+        if entry and entry["loadStatus"] == "LOADED":
+            loaded = entry["locationOrLoadError"]
+            assert loaded["__typename"] == "RepositoryLocation", loaded.get("message")
+            return
+        time.sleep(1)
+    raise AssertionError(f"code location {LOCATION} not loaded after {timeout:.0f} s")
 
 
 def wait_run(client: DagsterGraphQLClient, run_id: str, timeout: float = 400) -> DagsterRunStatus:
