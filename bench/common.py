@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import tempfile
 from pathlib import Path
 
 
 def isolated_home() -> Path:
+    """A throwaway state home; and SIGTERM (a timeout, a Ctrl-C from a supervisor) unwinds like
+    an exception, so the embedded AWS and drivers a benchmark started are stopped."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     home = Path(tempfile.mkdtemp(prefix="kp-bench-"))
     os.environ["KINESIS_PIPELINES_HOME"] = str(home)
     return home
