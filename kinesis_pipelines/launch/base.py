@@ -26,7 +26,6 @@ class SubmitRequest(BaseModel):
     env: dict[str, str]
     log_path: str
     generation: str
-    fingerprint: str
     stop_marker: str
     info_file: str
     ui_port: int
@@ -42,7 +41,6 @@ class DriverRecord(BaseModel):
     pid: int | None = None
     pipeline: str
     generation: str
-    fingerprint: str
     stop_marker: str
     info_file: str
     log_path: str

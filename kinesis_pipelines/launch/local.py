@@ -40,7 +40,6 @@ class LocalProcessLauncher:
             pid=process.pid,
             pipeline=request.pipeline,
             generation=request.generation,
-            fingerprint=request.fingerprint,
             stop_marker=request.stop_marker,
             info_file=request.info_file,
             log_path=request.log_path,

@@ -196,7 +196,6 @@ def build_submit_request(
         env=env,
         log_path=str(gen_dir / "driver.log"),
         generation=generation,
-        fingerprint=generation,
         stop_marker=config.stop_marker,
         info_file=config.info_file,
         ui_port=ui_port,

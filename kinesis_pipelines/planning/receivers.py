@@ -19,10 +19,6 @@ class ReceiverPlan(BaseModel):
     master: str
     reason: str
 
-    @property
-    def receiver_cores(self) -> int:
-        return self.receivers
-
 
 def plan_receivers(
     *,

@@ -115,6 +115,7 @@ class SparkReceiverJobResource(dg.ConfigurableResource):
                 say(f"{spec.name}: generation {existing.generation} already running; unchanged")
                 return self._result("unchanged", existing, plan)
             replaced = None
+            dynamodb = self._fence_client()
             if existing is not None:
                 if running and graceful:
                     say(f"{spec.name}: stopping {existing.driver_id} ({existing.generation})")
@@ -124,8 +125,8 @@ class SparkReceiverJobResource(dg.ConfigurableResource):
                     say(f"{spec.name}: killing {existing.driver_id} (not responding)")
                     launcher.kill(existing)
                     replaced = existing.generation
-                self._clear_after(existing, say)
-            self._check_fence_free(say)
+                self._clear_after(existing, dynamodb, say)
+            self._check_fence_free(dynamodb)
             gen_dir = Path(config.info_file).parent
             gen_dir.mkdir(parents=True, exist_ok=True)
             (gen_dir / "job.json").write_text(config.model_dump_json(indent=2))
@@ -172,10 +173,13 @@ class SparkReceiverJobResource(dg.ConfigurableResource):
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
 
-    def _dynamodb(self) -> Any:
-        return make_client("dynamodb", resolve_connection(self.spec()))
+    def _fence_client(self) -> Any:
+        """A DynamoDB client for the fence table, which it makes sure exists."""
+        client = make_client("dynamodb", resolve_connection(self.spec()))
+        fence.ensure_fence_table(client, self.spec().supervision.fence_table)
+        return client
 
-    def _clear_after(self, old: DriverRecord, say: Progress) -> None:
+    def _clear_after(self, old: DriverRecord, client: Any, say: Progress) -> None:
         """Once the old driver is gone: make sure (a zombie is killed), break its fence and
         release its leases so the next driver takes them at once."""
         launcher = self.launcher()
@@ -183,9 +187,7 @@ class SparkReceiverJobResource(dg.ConfigurableResource):
             say(f"{old.pipeline}: {old.driver_id} did not stop; killing it")
             launcher.kill(old)
         spec = self.spec()
-        client = self._dynamodb()
         owner = _read_info(old.info_file).get("fence_owner")
-        fence.ensure_fence_table(client, spec.supervision.fence_table)
         if owner:
             fence.release(client, spec.supervision.fence_table, spec.app_table.application_name, owner)
         try:
@@ -195,10 +197,8 @@ class SparkReceiverJobResource(dg.ConfigurableResource):
         if released:
             say(f"{old.pipeline}: released {released} lease(s) of the stopped driver")
 
-    def _check_fence_free(self, say: Progress) -> None:
+    def _check_fence_free(self, client: Any) -> None:
         spec = self.spec()
-        client = self._dynamodb()
-        fence.ensure_fence_table(client, spec.supervision.fence_table)
         holder = fence.current(client, spec.supervision.fence_table, spec.app_table.application_name)
         if holder is not None and holder[1] > time.time():
             renewed = fence.FENCE_TTL_SECONDS - (holder[1] - time.time())
