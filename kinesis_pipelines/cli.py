@@ -32,7 +32,7 @@ def _say(quiet: bool) -> Callable[[str], None]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from kinesis_pipelines.orchestration import check_pipelines_apart
+    from kinesis_pipelines.validation import check_pipelines_apart
 
     specs = [load_spec(path) for path in args.spec]
     check_pipelines_apart(specs, [str(path) for path in args.spec])
@@ -42,11 +42,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from kinesis_pipelines.pipeline import plan
+    from kinesis_pipelines import operations
 
     spec = load_spec(args.spec)
-    report = plan(spec)
-    rebalance_plan = _rebalance_preview(spec) if report.stream_exists else None
+    backends = operations.backends_for(spec)
+    report = operations.plan(spec, backends)
+    rebalance_plan = _rebalance_preview(spec, backends) if report.stream_exists else None
     if args.json:
         out = report.model_dump()
         out["rebalance"] = rebalance_plan.model_dump() if rebalance_plan else None
@@ -70,51 +71,61 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rebalance_preview(spec: PipelineSpec) -> Any:
+def _rebalance_preview(spec: PipelineSpec, backends: Any) -> Any:
     """What the rebalance schedule would do now (a dry run), or None if it cannot tell."""
-    from kinesis_pipelines.orchestration.rebalancing import rebalance
-    from kinesis_pipelines.pipeline import resources_for
+    import time
 
-    resources = resources_for(spec)
+    from kinesis_pipelines import operations
+
     try:
-        return rebalance(spec, resources.stream, resources.app_table, resources.job,
-                         dry_run=True).plan
+        return operations.rebalance(spec, backends, now=time.time(), dry_run=True).plan
     except KinesisPipelinesError:
         return None
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from kinesis_pipelines.pipeline import deploy
+    from kinesis_pipelines import operations
 
-    _stream, _table, _jar, result = deploy(
-        load_spec(args.spec), reset_app_table=args.reset_app_table, progress=_say(False)
-    )
-    print(f"{result.action}: {result.record.driver_id} ({result.plan.reason}); UI {result.ui_url}")
+    spec = load_spec(args.spec)
+    deployment = operations.deploy(
+        spec, operations.backends_for(spec), reset_app_table=args.reset_app_table,
+        progress=_say(False),
+    )  # fmt: skip
+    result = deployment.job
+    assert result.record is not None
+    print(f"{result.action}: {result.record.driver_id} ({result.reason}); UI {result.record.ui_url}")
     return 0
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    from kinesis_pipelines.pipeline import resources_for
+    from kinesis_pipelines import operations
 
-    status = resources_for(load_spec(args.spec)).job.stop(progress=_say(False))
+    spec = load_spec(args.spec)
+    status = operations.stop(spec, operations.backends_for(spec), by="cli", progress=_say(False))
     print(f"driver: {status.state.value if status else 'never deployed'}")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from kinesis_pipelines.pipeline import resources_for
+    from kinesis_pipelines import operations
+    from kinesis_pipelines.operations import monitoring
 
-    job = resources_for(load_spec(args.spec)).job
-    record, status = job.status()
+    spec = load_spec(args.spec)
+    backends = operations.backends_for(spec)
+    record = backends.store.driver()
     out: dict[str, Any] = {"deployed": record is not None}
-    if record is not None and status is not None:
+    if record is not None:
+        status = backends.launcher.status(record)
+        intent = backends.store.intent()
         out.update(
             driver_id=record.driver_id,
             state=status.state.value,
+            intent=intent.desired if intent else "running",
             generation=record.generation,
             receivers=record.receivers,
             ui=record.ui_url,
-            statistics=job.streaming_statistics(),
+            log=record.log_location,
+            statistics=monitoring.streaming_statistics(backends.launcher, record),
         )
     print(json.dumps(out, indent=2))
     return 0
@@ -124,7 +135,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
     import random
     import uuid
 
-    from kinesis_pipelines.pipeline import resources_for
+    from kinesis_pipelines import operations
     from kinesis_pipelines.producer import put_all, unique_ids, word_lines
 
     spec = load_spec(args.spec)
@@ -132,7 +143,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
         records = unique_ids(args.run_id or uuid.uuid4().hex[:8], args.ids)
     else:
         records = word_lines(args.lines, args.words_per_line, random.Random(args.seed))
-    client = resources_for(spec).stream.client()
+    client = operations.backends_for(spec).stream.client
     summary = put_all(client, spec.stream.name, records, rate_per_second=args.rate)
     print(f"put {summary.sent} records on {spec.stream.name}")
     return 0
@@ -178,15 +189,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_rebalance(args: argparse.Namespace) -> int:
-    from kinesis_pipelines.orchestration.rebalancing import rebalance
-    from kinesis_pipelines.pipeline import resources_for
+    import time
+
+    from kinesis_pipelines import operations
 
     spec = load_spec(args.spec)
-    resources = resources_for(spec)
-    outcome = rebalance(spec, resources.stream, resources.app_table, resources.job,
-                        dry_run=True if args.dry_run else None, progress=_say(args.json))
+    outcome = operations.rebalance(
+        spec, operations.backends_for(spec), now=time.time(),
+        dry_run=True if args.dry_run else None, progress=_say(args.json),
+    )  # fmt: skip
     if args.json:
         print(outcome.model_dump_json())
+        return 0
+    if outcome.plan is None or outcome.metrics is None:
+        print(f"skipped         {outcome.skipped}")
         return 0
     plan = outcome.plan
     print(f"action          {plan.action}{' (dry run)' if plan.dry_run else ''}")

@@ -13,12 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kinesis_pipelines import operations
 from kinesis_pipelines.app.sinks import read_output
 from kinesis_pipelines.emulators.local_aws import LocalAws
-from kinesis_pipelines.launch.submit import resolve_path
-from kinesis_pipelines.pipeline import deploy, resources_for
+from kinesis_pipelines.operations import Backends, monitoring
 from kinesis_pipelines.producer import account, put_all, unique_ids
 from kinesis_pipelines.spec import PipelineSpec, load_spec
+from kinesis_pipelines.state import resolve_path
 
 EXAMPLE = Path(__file__).with_name("defs") / "records" / "defs.yaml"
 Say = Callable[[str], None]
@@ -48,16 +49,18 @@ def run_demo(
     started = time.monotonic()
     with LocalAws() as local:
         say(f"embedded AWS up: Kinesis {local.kinesis_endpoint}, DynamoDB {local.dynamodb_endpoint}")
-        stream_report, _table, jar, result = deploy(spec, progress=say)
-        job = resources_for(spec).job
-        submitted = result.record.submitted_at
+        backends = operations.backends_for(spec)
+        deployment = operations.deploy(spec, backends, progress=say)
+        result, record = deployment.job, deployment.job.record
+        assert record is not None and result.plan is not None
+        submitted = record.submitted_at
         try:
-            first_batch = _wait_first_batch(job, say)
+            first_batch = _wait_first_batch(backends, say)
             first_batch_seconds = round(first_batch - submitted, 2)
             say(f"first batch completed {first_batch_seconds} s after submit; producing...")
             ids = unique_ids(run_id, max(1, int(duration * rate)))
             sink = resolve_path(spec.job.sink.path)
-            client = resources_for(spec).stream.client()
+            client = backends.stream.client
             last = [0.0]
 
             def progress(sent: int) -> None:
@@ -72,10 +75,10 @@ def run_demo(
             say(f"produced {len(ids)} records in {produce_seconds:.1f} s; waiting for the job")
             tally = _wait_drained(ids, sink, say)
             drained_seconds = time.monotonic() - produce_started
-            stats = job.streaming_statistics() or {}
+            stats = monitoring.streaming_statistics(backends.launcher, record) or {}
         finally:
             say("stopping the job gracefully")
-            status = job.stop()
+            status = operations.stop(spec, backends, by="demo")
         summary = {
             "pipeline": spec.name,
             "produced": tally.produced,
@@ -83,7 +86,7 @@ def run_demo(
             "lost": tally.lost,
             "duplicates": tally.duplicates,
             "unexpected": tally.unexpected,
-            "shards": len(stream_report.open_shards),
+            "shards": len(deployment.stream.open_shards),
             "receivers": result.plan.receivers,
             "cores": result.plan.cores,
             "master": result.plan.master,
@@ -91,19 +94,21 @@ def run_demo(
             "submit_to_first_batch_seconds": first_batch_seconds,
             "records_per_second": round(tally.processed / drained_seconds, 1),
             "driver_exit": status.state.value if status else None,
-            "assembly_jar": jar.path,
-            "assembly_cache_hit": jar.cache_hit,
-            "spark_ui": result.ui_url,
+            "assembly_jar": deployment.assembly.path,
+            "assembly_cache_hit": deployment.assembly.cache_hit,
+            "spark_ui": record.ui_url,
             "total_seconds": round(time.monotonic() - started, 1),
         }
     return summary
 
 
-def _wait_first_batch(job: Any, say: Say, timeout: float = 180.0) -> float:
+def _wait_first_batch(backends: Backends, say: Say, timeout: float = 180.0) -> float:
+    record = backends.store.driver()
+    assert record is not None
     deadline = time.monotonic() + timeout
     next_note = 0.0
     while time.monotonic() < deadline:
-        stats = job.streaming_statistics()
+        stats = monitoring.streaming_statistics(backends.launcher, record)
         if stats and stats.get("numTotalCompletedBatches", 0) >= 1:
             return time.time()
         if time.monotonic() > next_note:

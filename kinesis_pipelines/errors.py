@@ -6,6 +6,7 @@ KinesisPipelinesError
 ├── ToolMissingError       Java, Maven, Node.js or spark-submit is not installed
 ├── AssemblyError          the Maven build of the kinesis-asl assembly failed
 ├── AwsError               an AWS call failed (boto errors are chained)
+│   ├── StreamMissingError     the pipeline's stream does not exist (not deployed yet)
 │   └── AppTableConflictError  the lease table belongs to another stream or is stale
 ├── EmulatorError          the embedded local AWS did not start or is not running
 └── LaunchError            spark-submit, stop or status of a streaming driver failed
@@ -36,6 +37,10 @@ class AssemblyError(KinesisPipelinesError):
 
 class AwsError(KinesisPipelinesError):
     """An AWS call failed."""
+
+
+class StreamMissingError(AwsError):
+    """The pipeline's stream does not exist: the pipeline was never deployed, or was deleted."""
 
 
 class AppTableConflictError(AwsError):

@@ -7,6 +7,7 @@ default AWS chain (environment, profile, instance role) or an assumed role.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
@@ -381,14 +382,38 @@ def _walk_keys(data: Any, prefix: str = "") -> list[str]:
 def load_spec(path: str | Path) -> PipelineSpec:
     """Read and validate a pipeline spec file. Raises SpecError naming file, line and field."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read the spec file: {exc.strerror}") from exc
-    return parse_spec(text, source=str(path))
+    return parse_spec(_read_spec_text(path), source=str(path))
 
 
 COMPONENT_TYPE = "kinesis_pipelines.components.KinesisPipeline"
+
+
+def _read_spec_text(path: Path) -> str:
+    """The spec file's text. A missing file, a directory, an unreadable file or bytes that are not
+    UTF-8 give one SpecError naming the path (and, for bad bytes, the line and byte offset)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        where = "" if path.is_absolute() else f" (looked for {path.absolute()})"
+        if path.is_dir():
+            hint = f"; did you mean {path / 'defs.yaml'}?" if (path / "defs.yaml").is_file() else ""
+            reason = f"it is a directory; pass the spec file itself{hint}"
+        elif isinstance(exc, FileNotFoundError):
+            reason = f"no such file{where}"
+        else:
+            reason = exc.strerror or str(exc)
+        raise SpecError(f"{path}: cannot read the spec file: {reason}") from exc
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        utf16 = raw.startswith((b"\xff\xfe", b"\xfe\xff"))
+        hint = " (it looks like UTF-16)" if utf16 else ""
+        raise SpecError(
+            f"{path}:{line}: not UTF-8 text{hint}: byte 0x{raw[exc.start]:02x} at byte offset "
+            f"{exc.start} is not valid UTF-8; a pipeline spec must be UTF-8 text, so save the file "
+            "as UTF-8"
+        ) from exc
 
 
 def parse_spec(text: str, source: str = "<spec>") -> PipelineSpec:
@@ -396,13 +421,16 @@ def parse_spec(text: str, source: str = "<spec>") -> PipelineSpec:
     KinesisPipeline component and whose `attributes` are the spec. `{{ env('X', 'default') }}`
     templates resolve as Dagster resolves them."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = None if _is_blank(text) else yaml.compose(text, Loader=yaml.SafeLoader)
+        if _is_empty(node):
+            raise SpecError(
+                f"{source}: the file is empty; a pipeline spec needs type: {COMPONENT_TYPE} and "
+                f"attributes: (`dg scaffold defs {COMPONENT_TYPE} NAME` writes one)"
+            )
+        _refuse_duplicate_keys(node, source)
         data = _construct(node)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError(f"{source}{where}: not valid YAML: {problem}") from exc
+        raise SpecError(_yaml_error_message(exc, text, source)) from exc
     if isinstance(data, dict) and "type" in data:
         if data["type"] != COMPONENT_TYPE:
             raise SpecError(
@@ -414,18 +442,143 @@ def parse_spec(text: str, source: str = "<spec>") -> PipelineSpec:
         data = data.get("attributes")
         node = _child(node, "attributes")
     if not isinstance(data, dict):
-        raise SpecError(
-            f"{source}: a spec is a YAML mapping with keys name, stream, app_table, job"
-        )
+        where = f"{source}:{node.start_mark.line + 1}" if node is not None else source
+        raise SpecError(f"{where}: a spec is a YAML mapping with keys name, stream, app_table, job")
     data = resolve_templates(data, source, node)
     return validate_spec_data(data, source=source, node=node)
+
+
+def _yaml_error_message(exc: yaml.YAMLError, text: str, source: str) -> str:
+    """One line: file, line and PyYAML's problem."""
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow, like NUL
+        line = text.count("\n", 0, exc.position) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        return (
+            f"{source}:{line}: not valid YAML: character #x{code:04x} at offset {exc.position} "
+            f"is not allowed ({exc.reason})"
+        )
+    mark = getattr(exc, "problem_mark", None)
+    where = f":{mark.line + 1}" if mark is not None else ""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"{source}{where}: not valid YAML: {problem}"
+
+
+def _is_blank(text: str) -> bool:
+    """Only whitespace (tabs too, which PyYAML would refuse) and comments."""
+    lines = text.lstrip("\ufeff").splitlines()
+    return all(not line.strip() or line.lstrip().startswith("#") for line in lines)
+
+
+def _is_empty(node: yaml.Node | None) -> bool:
+    """Nothing, or only comments, whitespace or a bare `---`."""
+    return node is None or (
+        isinstance(node, yaml.ScalarNode)
+        and node.tag == "tag:yaml.org,2002:null"
+        and node.value == ""
+    )
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_NO_KEY = object()
+
+
+def _refuse_duplicate_keys(root: yaml.Node, source: str) -> None:
+    """YAML lets a repeated key silently replace the earlier one; a spec refuses it, naming both
+    lines. Checks the already composed tree (one parse), before `<<` merge keys are flattened, so
+    overriding a merged-in key stays allowed. Keys compare as the loader builds them, so `1` and
+    `0x1` are the same key, as they would be in the loaded mapping. An alias inside its own anchor
+    (a recursive spec) is refused too."""
+    component = isinstance(root, yaml.MappingNode) and any(
+        isinstance(k, yaml.ScalarNode) and k.value == "type" for k, _ in root.value
+    )
+
+    def field(path: tuple) -> str:
+        if component and len(path) > 1 and path[0] == "attributes":
+            path = path[1:]  # fields are named as in every other message: inside attributes
+        return ".".join(str(part) for part in path) or "(top level)"
+
+    loader = yaml.SafeLoader("")
+    try:
+        problem = next(_key_problems(root, (), set(), set(), loader), None)
+    finally:
+        loader.dispose()
+    if problem is None:
+        return
+    path, first, again = problem
+    if first is again:
+        raise SpecError(
+            f"{source}:{first.start_mark.line + 1}: {field(path)}: an alias (*name) inside its own "
+            "anchor (&name) makes the spec recursive; a spec cannot refer to itself"
+        )
+    raise SpecError(
+        f"{source}:{again.start_mark.line + 1}: {field(path)}: duplicate key {path[-1]!r} (first at "
+        f"line {first.start_mark.line + 1}); keep one (YAML would silently use the last)"
+    )
+
+
+def _key_problems(
+    node: yaml.Node, path: tuple, seen: set[int], ancestors: set[int], loader: yaml.SafeLoader
+) -> Iterator[tuple[tuple, yaml.Node, yaml.Node]]:
+    """In document order: (path of the key, first key node, repeated key node) for a duplicate
+    key; (path, node, node) for a node that contains itself through an alias."""
+    if id(node) in ancestors:
+        yield path, node, node
+        return
+    if id(node) in seen:  # an alias to an anchor checked already
+        return
+    seen.add(id(node))
+    ancestors.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        firsts: dict[Any, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = _key_of(key_node, loader)
+            if key is not _NO_KEY and key in firsts:
+                yield (*path, key), firsts[key], key_node
+            elif key is not _NO_KEY:
+                firsts[key] = key_node
+            part = key_node.value if key is _NO_KEY else key
+            yield from _key_problems(value_node, (*path, part), seen, ancestors, loader)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _key_problems(item, (*path, index), seen, ancestors, loader)
+    ancestors.discard(id(node))
+
+
+def _key_of(node: yaml.Node, loader: yaml.SafeLoader) -> Any:
+    """A mapping key as the loader builds it; _NO_KEY for merge keys and keys that are not plain
+    scalars (building the data reports those it cannot use)."""
+    if not isinstance(node, yaml.ScalarNode) or node.tag == _MERGE_TAG:
+        return _NO_KEY
+    try:
+        key = loader.construct_object(node)
+        hash(key)
+    except (yaml.YAMLError, TypeError, ValueError, AttributeError, OverflowError):
+        return _NO_KEY
+    return key
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """SafeLoader whose value errors (`!!int abc`, `!!timestamp soon`) are YAML errors with a line,
+    not a bare ValueError from deep inside PyYAML."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {_shown(node)} as {node.tag}", node.start_mark
+            ) from exc
+
+
+def _shown(node: yaml.Node) -> str:
+    return repr(node.value) if isinstance(node, yaml.ScalarNode) else "this value"
 
 
 def _construct(node: yaml.Node | None) -> Any:
     """Python data from an already composed node (one parse gives both data and line numbers)."""
     if node is None:
         return None
-    loader = yaml.SafeLoader("")
+    loader = _SpecLoader("")
     try:
         return loader.construct_document(node)
     finally:

@@ -1,16 +1,34 @@
 """Validating a pipeline file completely: YAML, spec rules, templates and the processor import.
 The CLI and the Dagster component both call this, so they report the same error."""
 
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
 from pathlib import Path
 
 from kinesis_pipelines.errors import SpecError
 from kinesis_pipelines.spec import PipelineSpec, load_spec
 
 
+def check_processor(processor: str) -> None:
+    """Import the processor now, so a typo fails the deploy instead of the driver."""
+    module_name, _, function_name = processor.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise SpecError(
+            f"job.processor: importing {module_name!r} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    if not callable(getattr(module, function_name, None)):
+        raise SpecError(
+            f"job.processor: {module_name!r} has no function {function_name!r}; a processor is "
+            "'module:function' where function takes a DStream of str and returns a DStream"
+        )
+
+
 def validate_pipeline_file(path: Path) -> PipelineSpec:
     spec = load_spec(path)
-    from kinesis_pipelines.launch.submit import check_processor
-
     try:
         check_processor(spec.job.processor)
     except SpecError as exc:
@@ -23,6 +41,29 @@ def validate_pipeline_file(path: Path) -> PipelineSpec:
 def _processor_line(path: Path) -> int | None:
     try:
         lines = path.read_text().splitlines()
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return None
     return next((n for n, line in enumerate(lines, 1) if line.strip().startswith("processor:")), None)
+
+
+def check_pipelines_apart(specs: Sequence[PipelineSpec], sources: Sequence[str] = ()) -> None:
+    """Pipelines in one code location must not share a name or a KCL application table."""
+    where = dict(zip([s.name for s in specs], sources, strict=False))
+    seen_names: dict[str, str] = {}
+    seen_tables: dict[tuple[str, str | None, str], str] = {}
+    for spec in specs:
+        label = where.get(spec.name, spec.name)
+        if spec.name in seen_names:
+            raise SpecError(
+                f"{label}: name: pipeline name {spec.name!r} is already used by "
+                f"{seen_names[spec.name]}; pipeline names must be unique"
+            )
+        seen_names[spec.name] = label
+        table = (spec.stream.region, spec.app_table.endpoint_url, spec.app_table.application_name)
+        if table in seen_tables:
+            raise SpecError(
+                f"{label}: app_table.application_name: {spec.app_table.application_name!r} is "
+                f"also the application table of {seen_tables[table]}; two pipelines on one table "
+                "would steal each other's shard leases: give each its own application name"
+            )
+        seen_tables[table] = f"pipeline {spec.name}"

@@ -147,3 +147,212 @@ def test_literal_secrets_are_refused() -> None:
 def test_missing_file() -> None:
     with pytest.raises(SpecError, match="cannot read the spec file"):
         load_spec("/nonexistent/pipeline.yaml")
+
+
+DEFS = """\
+type: kinesis_pipelines.components.KinesisPipeline
+attributes:
+  name: orders
+  stream:
+    name: orders-stream
+    region: eu-west-1
+    shards: 2
+  app_table:
+    application_name: orders-app
+  job:
+    checkpoint_dir: /tmp/cp
+    sink:
+      path: /tmp/out
+"""
+
+
+def write(tmp_path: Path, content: str | bytes, name: str = "defs.yaml") -> Path:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def load_error(path: Path) -> str:
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    return str(caught.value)
+
+
+def test_defs_fixture_is_valid(tmp_path: Path) -> None:
+    assert load_spec(write(tmp_path, DEFS)).stream.shards == 2
+
+
+def test_duplicate_top_level_key_names_file_key_and_both_lines(tmp_path: Path) -> None:
+    path = write(tmp_path, DEFS + "  stream:\n    name: other-stream\n")
+    message = load_error(path)
+    assert message == (
+        f"{path}:14: stream: duplicate key 'stream' (first at line 4); keep one "
+        "(YAML would silently use the last)"
+    )
+
+
+def test_nested_duplicate_key_names_field_and_both_lines(tmp_path: Path) -> None:
+    text = DEFS.replace("    shards: 2\n", "    shards: 2\n    shards: 3\n")
+    message = load_error(write(tmp_path, text))
+    assert "defs.yaml:8: stream.shards: duplicate key 'shards' (first at line 7)" in message
+    assert "keep one" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "key", "first", "again"),
+    [
+        ("name: a\nname: b\n", "name", "name", 1, 2),
+        ("job:\n  sink:\n    path: /a\n    kind: directory\n    path: /b\n", "job.sink.path",
+         "path", 3, 5),
+        ("stream: {name: a, shards: 1, name: b}\n", "stream.name", "name", 1, 1),
+        ("owners:\n  - team\n  - {a: 1,\n     a: 2}\n", "owners.1.a", "a", 3, 4),
+        ("job:\n  spark_conf:\n    spark.x: '1'\n    spark.x: '2'\n", "job.spark_conf.spark.x",
+         "spark.x", 3, 4),
+    ],
+)
+def test_duplicate_keys_at_any_depth(text: str, field: str, key: str, first: int, again: int) -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_spec(text, source="p.yaml")
+    assert str(caught.value).startswith(
+        f"p.yaml:{again}: {field}: duplicate key {key!r} (first at line {first})"
+    )
+
+
+def test_duplicate_attributes_key_is_named_itself() -> None:
+    text = "type: kinesis_pipelines.components.KinesisPipeline\nattributes: {}\nattributes: {}\n"
+    with pytest.raises(SpecError, match=r"^p.yaml:3: attributes: duplicate key 'attributes' "
+                                        r"\(first at line 2\)"):
+        parse_spec(text, source="p.yaml")
+
+
+def test_overriding_a_merged_key_is_not_a_duplicate(tmp_path: Path) -> None:
+    text = DEFS.replace(
+        "  stream:\n    name: orders-stream\n",
+        "  stream:\n    <<: {name: base-stream, shards: 1}\n    name: orders-stream\n",
+    )
+    spec = load_spec(write(tmp_path, text))
+    assert spec.stream.name == "orders-stream"
+    assert spec.stream.shards == 2
+
+
+def test_shared_anchor_is_not_a_duplicate(tmp_path: Path) -> None:
+    text = DEFS.replace("    region: eu-west-1\n", "    region: &region eu-west-1\n")
+    text += "  description: *region\n"
+    assert load_spec(write(tmp_path, text)).description == "eu-west-1"
+
+
+def test_recursive_alias_is_refused() -> None:
+    with pytest.raises(SpecError, match=r"^p.yaml:1: owners.0: .*recursive"):
+        parse_spec("owners: &o [*o]\n", source="p.yaml")
+
+
+def test_value_that_does_not_fit_its_tag_names_line() -> None:
+    with pytest.raises(SpecError, match=r"^p.yaml:2: not valid YAML: cannot read 'abc' as"):
+        parse_spec("name: x\ndescription: !!int abc\n", source="p.yaml")
+
+
+def test_not_utf8_names_file_line_and_byte_offset(tmp_path: Path) -> None:
+    text = DEFS.replace("  name: orders\n", "  name: orders\n  description: Bestellungen für Köln\n")
+    raw = text.encode("latin-1")
+    offset = raw.index("ü".encode("latin-1"))
+    path = write(tmp_path, raw)
+    message = load_error(path)
+    assert message == (
+        f"{path}:4: not UTF-8 text: byte 0xfc at byte offset {offset} is not valid UTF-8; "
+        "a pipeline spec must be UTF-8 text, so save the file as UTF-8"
+    )
+
+
+def test_utf16_is_named(tmp_path: Path) -> None:
+    message = load_error(write(tmp_path, DEFS.encode("utf-16")))
+    assert "defs.yaml:1: not UTF-8 text (it looks like UTF-16): byte 0x" in message
+    assert "at byte offset 0" in message
+
+
+def test_utf8_with_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    assert load_spec(write(tmp_path, b"\xef\xbb\xbf" + DEFS.encode())).name == "orders"
+
+
+def test_unprintable_character_names_line() -> None:
+    with pytest.raises(SpecError, match=r"^p.yaml:2: not valid YAML: character #x0000 .*not allowed"):
+        parse_spec("name: x\ndescription: a\x00b\n", source="p.yaml")
+
+
+@pytest.mark.parametrize(
+    "content", ["", "\n\n", "   \n\t\n", "# only a comment\n\n# another\n", "---\n", "--- # x\n"]
+)
+def test_empty_file_says_so(tmp_path: Path, content: str) -> None:
+    path = write(tmp_path, content)
+    message = load_error(path)
+    assert message.startswith(
+        f"{path}: the file is empty; a pipeline spec needs "
+        "type: kinesis_pipelines.components.KinesisPipeline and attributes:"
+    )
+    assert "dg scaffold defs" in message
+
+
+def test_null_document_names_line() -> None:
+    with pytest.raises(SpecError, match=r"^p.yaml:1: a spec is a YAML mapping"):
+        parse_spec("null\n", source="p.yaml")
+
+
+def test_missing_file_names_path(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere" / "defs.yaml"
+    assert load_error(path) == f"{path}: cannot read the spec file: no such file"
+
+
+def test_missing_relative_file_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    message = load_error(Path("defs.yaml"))
+    assert message == (
+        f"defs.yaml: cannot read the spec file: no such file (looked for {tmp_path / 'defs.yaml'})"
+    )
+
+
+def test_directory_names_path_and_suggests_its_defs_yaml(tmp_path: Path) -> None:
+    assert load_error(tmp_path) == (
+        f"{tmp_path}: cannot read the spec file: it is a directory; pass the spec file itself"
+    )
+    write(tmp_path, DEFS)
+    assert load_error(tmp_path) == (
+        f"{tmp_path}: cannot read the spec file: it is a directory; pass the spec file itself; "
+        f"did you mean {tmp_path / 'defs.yaml'}?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (DEFS.replace("    shards: 2\n", "    shards: 2\n    shards: 3\n"),
+         "defs.yaml:8: stream.shards: duplicate key 'shards' (first at line 7)"),
+        (DEFS.replace("orders-app", "caf\xe9-app").encode("latin-1"),
+         "defs.yaml:9: not UTF-8 text: byte 0xe9 at byte offset"),
+        ("# nothing yet\n", "defs.yaml: the file is empty"),
+        (None, "defs.yaml: cannot read the spec file: no such file"),
+        ("dir", "cannot read the spec file: it is a directory"),
+    ],
+    ids=["duplicate-key", "not-utf8", "empty", "missing", "directory"],
+)
+def test_validate_command_reports_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | bytes | None, expected: str
+) -> None:
+    from kinesis_pipelines.cli import main
+
+    path = tmp_path / "defs.yaml"
+    if content == "dir":
+        path.mkdir()
+    elif content is not None:
+        write(tmp_path, content)
+    assert main(["validate", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith(f"error: {path}")
+    assert expected in lines[0]
+    assert "Traceback" not in captured.err

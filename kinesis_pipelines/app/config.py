@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from kinesis_pipelines.aws.connection import AwsConnection
+
 
 class DriverConfig(BaseModel):
     """Everything the receiver application needs. Holds no secret, by construction."""
@@ -22,13 +24,8 @@ class DriverConfig(BaseModel):
     batch_interval_seconds: float
     checkpoint_dir: str
     generation: str
-    stop_marker: str
-    info_file: str
+    control_dir: str  # job file in, driver info out, stop marker in (see app/control.py)
     processor: str
     sink_path: str
     fence_table: str | None = None
-    dynamodb_endpoint: str | None = None
-    ca_bundle: str | None = None
-    role_arn: str | None = None
-    session_name: str | None = None
-    external_id_env: str | None = None
+    connection: AwsConnection  # the orchestrator's: same endpoints, trust and role

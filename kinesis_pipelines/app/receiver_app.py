@@ -2,14 +2,13 @@
 user's processor, an idempotent per-batch sink; recovery through `StreamingContext.getOrCreate`
 and a graceful stop when the stop marker appears.
 
-    spark-submit ... receiver_app.py --job-file <generation>/job.json
+    spark-submit ... receiver_app.py --job-file <control dir>/job.json
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import socket
 import sys
@@ -18,9 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kinesis_pipelines import fence
+from kinesis_pipelines.app import control
 from kinesis_pipelines.app.config import DriverConfig
 from kinesis_pipelines.app.sinks import directory_sink_writer
+from kinesis_pipelines.aws import fence
+from kinesis_pipelines.aws.connection import make_client
 
 STOP_POLL_SECONDS = 0.5
 
@@ -39,7 +40,15 @@ def build_context(config: DriverConfig) -> Any:
     sc = SparkContext.getOrCreate()
     ssc = StreamingContext(sc, config.batch_interval_seconds)
     position = getattr(InitialPositionInStream, config.initial_position)
-    external_id = os.environ.get(config.external_id_env) if config.external_id_env else None
+    connection = config.connection
+    external_id = os.environ.get(connection.external_id_env) if connection.external_id_env else None
+    role = {}
+    if connection.role_arn:
+        role = {
+            "stsAssumeRoleArn": connection.role_arn,
+            "stsSessionName": connection.session_name,
+            "stsExternalId": external_id,
+        }
     streams = [
         KinesisUtils.createStream(
             ssc,
@@ -50,9 +59,7 @@ def build_context(config: DriverConfig) -> Any:
             position,
             config.kcl_checkpoint_interval_seconds,
             getattr(StorageLevel, config.storage_level),
-            stsAssumeRoleArn=config.role_arn,
-            stsSessionName=config.session_name if config.role_arn else None,
-            stsExternalId=external_id,
+            **role,
         )
         for _ in range(config.receivers)
     ]
@@ -61,21 +68,6 @@ def build_context(config: DriverConfig) -> Any:
     output.foreachRDD(directory_sink_writer(config.sink_path))
     ssc.checkpoint(config.checkpoint_dir)
     return ssc
-
-
-def fence_client(config: DriverConfig) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    kwargs: dict[str, Any] = {
-        "region_name": config.region,
-        "config": Config(retries={"mode": "adaptive", "max_attempts": 8}),
-    }
-    if config.dynamodb_endpoint:
-        kwargs["endpoint_url"] = config.dynamodb_endpoint
-    if config.ca_bundle:
-        kwargs["verify"] = config.ca_bundle
-    return boto3.client("dynamodb", **kwargs)
 
 
 class FenceKeeper(threading.Thread):
@@ -101,18 +93,18 @@ class FenceKeeper(threading.Thread):
 
 
 def write_info(config: DriverConfig, sc: Any, recovered: bool, owner: str = "") -> None:
-    info = {
-        "fence_owner": owner,
-        "application_id": sc.applicationId,
-        "ui_url": sc.uiWebUrl,
-        "generation": config.generation,
-        "receivers": config.receivers,
-        "recovered_from_checkpoint": recovered,
-        "started_at": time.time(),
-        "pid": os.getpid(),
-    }
-    path = Path(config.info_file)
-    path.with_suffix(".partial").write_text(json.dumps(info))
+    info = control.DriverInfo(
+        fence_owner=owner,
+        application_id=sc.applicationId,
+        ui_url=sc.uiWebUrl,
+        generation=config.generation,
+        receivers=config.receivers,
+        recovered_from_checkpoint=recovered,
+        started_at=time.time(),
+        pid=os.getpid(),
+    )
+    path = Path(config.control_dir) / control.INFO_FILE
+    path.with_suffix(".partial").write_text(info.model_dump_json())
     path.with_suffix(".partial").rename(path)
 
 
@@ -122,7 +114,7 @@ def run(config: DriverConfig) -> int:
     owner = f"{socket.gethostname()}:{os.getpid()}:{config.generation}"
     keeper = None
     if config.fence_table:
-        client = fence_client(config)
+        client = make_client("dynamodb", config.connection)
         fence.ensure_fence_table(client, config.fence_table)
         try:
             fence.acquire(client, config.fence_table, config.application_name, owner)
@@ -151,7 +143,7 @@ def run(config: DriverConfig) -> int:
     ssc.sparkContext.setLogLevel("WARN")
     ssc.start()
     write_info(config, ssc.sparkContext, recovered, owner)
-    stop_marker = Path(config.stop_marker)
+    stop_marker = Path(config.control_dir) / control.STOP_MARKER
     try:
         while not stop_marker.exists():
             if keeper is not None and keeper.lost.is_set():

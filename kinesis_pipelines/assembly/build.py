@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import shutil
 import subprocess
 import tempfile
@@ -74,6 +73,11 @@ def cache_key(pom: str) -> str:
 
 def jar_name(spark_version: str) -> str:
     return f"spark-streaming-kinesis-asl-assembly_{versions.SCALA_BINARY_VERSION}-{spark_version}.jar"
+
+
+def cached_jar_path(spark_version: str = versions.SPARK_VERSION) -> Path:
+    """Where the assembly for `spark_version` is (or will be) cached."""
+    return cache_home() / "assembly" / cache_key(render_pom(spark_version)) / jar_name(spark_version)
 
 
 def build_assembly(
@@ -164,6 +168,3 @@ def _sha256(path: Path) -> str:
             digest.update(chunk)
     return digest.hexdigest()
 
-
-def describe(jar: AssemblyJar) -> str:
-    return json.dumps(jar.model_dump(), indent=2)

@@ -1,13 +1,16 @@
-"""Resolving where AWS is for a pipeline, and the one boto3 client factory.
+"""Where AWS is for a pipeline, and the one boto3 client factory.
 
 Endpoints in a spec are a URL, `embedded` (the embedded local AWS, resolved late from its state
 file) or absent (AWS itself). Credentials always come from the default chain or an assumed role.
+The CLI, the Dagster resources and the driver all build their clients here, from one
+`AwsConnection`, so they reach the same endpoints with the same credentials.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 from botocore.config import Config
@@ -15,20 +18,22 @@ from pydantic import BaseModel, ConfigDict
 
 from kinesis_pipelines.spec import EMBEDDED, PipelineSpec
 
+Service = Literal["kinesis", "dynamodb", "cloudwatch"]
+SERVICES: tuple[Service, ...] = ("kinesis", "dynamodb", "cloudwatch")
+
 # Emulators accept any credentials; these are used only for an embedded endpoint and only when
 # the environment has none, so nothing real is ever replaced.
 EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 
 class AwsConnection(BaseModel):
-    """Where each AWS service is for one pipeline, and how to trust and authenticate to it."""
+    """Where each AWS service is for one pipeline, and how to trust and authenticate to it.
+    Holds no secret: safe to write into a driver's job file."""
 
     model_config = ConfigDict(frozen=True)
 
     region: str
-    kinesis_endpoint: str | None = None
-    dynamodb_endpoint: str | None = None
-    cloudwatch_endpoint: str | None = None
+    endpoints: dict[Service, str] = {}
     ca_bundle: str | None = None
     java_truststore: str | None = None
     role_arn: str | None = None
@@ -37,9 +42,13 @@ class AwsConnection(BaseModel):
     embedded: bool = False
     max_attempts: int = 8
 
+    def endpoint(self, service: Service) -> str | None:
+        """The overridden endpoint of `service`, or None for AWS itself."""
+        return self.endpoints.get(service)
+
     def kinesis_url(self) -> str:
         """The Kinesis endpoint the receivers are given (the connector needs a URL)."""
-        return self.kinesis_endpoint or f"https://kinesis.{self.region}.amazonaws.com"
+        return self.endpoint("kinesis") or f"https://kinesis.{self.region}.amazonaws.com"
 
     def credential_env(self) -> dict[str, str]:
         """Env vars a child process needs for the default chain: only the emulators' fakes."""
@@ -48,52 +57,77 @@ class AwsConnection(BaseModel):
         return {}
 
 
-def resolve_connection(spec: PipelineSpec) -> AwsConnection:
-    """Turn a spec's endpoints into URLs; reads the embedded AWS's state only if asked for."""
-    wanted = {
+def spec_endpoints(spec: PipelineSpec) -> dict[Service, str | None]:
+    """The endpoint each service has in the spec: a URL, `embedded` or None (AWS)."""
+    return {
         "kinesis": spec.stream.endpoint_url,
         "dynamodb": spec.app_table.endpoint_url,
         "cloudwatch": spec.cloudwatch_endpoint_url,
     }
-    embedded = EMBEDDED in wanted.values()
-    resolved: dict[str, str | None] = dict(wanted)
+
+
+def resolve_connection(spec: PipelineSpec) -> AwsConnection:
+    """Every service's endpoint, the region and the credentials source of a pipeline."""
+    return connect(
+        spec.stream.region,
+        spec_endpoints(spec),
+        role_arn=spec.credentials.role_arn,
+        session_name=spec.credentials.session_name,
+        external_id_env=spec.credentials.external_id_env,
+    )
+
+
+def connect(
+    region: str,
+    endpoints: dict[Service, str | None],
+    *,
+    role_arn: str | None = None,
+    session_name: str = "kinesis-pipelines",
+    external_id_env: str | None = None,
+    max_attempts: int = 8,
+) -> AwsConnection:
+    """The one resolver: endpoints are URLs, `embedded` (read from the running embedded AWS's
+    state, with the CA bundle and Java trust store that go with it) or None (AWS itself)."""
+    resolved = {service: url for service, url in endpoints.items() if url}
+    embedded = EMBEDDED in resolved.values()
     ca_bundle = truststore = None
     if embedded:
         from kinesis_pipelines.emulators.local_aws import running_state
 
         state = running_state()
-        resolved = {k: state.endpoint(k) if v == EMBEDDED else v for k, v in wanted.items()}
+        resolved = {s: state.endpoint(s) if url == EMBEDDED else url for s, url in resolved.items()}
         ca_bundle, truststore = state.ca_bundle, state.java_truststore
     return AwsConnection(
-        region=spec.stream.region,
-        kinesis_endpoint=resolved["kinesis"],
-        dynamodb_endpoint=resolved["dynamodb"],
-        cloudwatch_endpoint=resolved["cloudwatch"],
+        region=region,
+        endpoints=resolved,
         ca_bundle=ca_bundle,
         java_truststore=truststore,
-        role_arn=spec.credentials.role_arn,
-        session_name=spec.credentials.session_name,
-        external_id_env=spec.credentials.external_id_env,
+        role_arn=role_arn,
+        session_name=session_name,
+        external_id_env=external_id_env,
         embedded=embedded,
+        max_attempts=max_attempts,
     )
 
 
-def make_client(service: str, connection: AwsConnection) -> Any:
+def make_client(service: Service, connection: AwsConnection) -> Any:
     """A boto3 client for `service` with the connection's region, endpoint, trust, credentials,
-    and adaptive retries that back off (throttling included)."""
-    endpoint = {
-        "kinesis": connection.kinesis_endpoint,
-        "dynamodb": connection.dynamodb_endpoint,
-        "cloudwatch": connection.cloudwatch_endpoint,
-    }.get(service)
+    and adaptive retries that back off (throttling included). Cached per connection, so one
+    pipeline's operations share one client per service (and one assumed-role session)."""
+    return _cached_client(service, connection.model_dump_json())
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_client(service: Service, connection_json: str) -> Any:
+    connection = AwsConnection.model_validate_json(connection_json)
     config = Config(
         retries={"mode": "adaptive", "max_attempts": connection.max_attempts},
         connect_timeout=5,
         read_timeout=30,
     )
-    credentials = _session_credentials(connection)
-    session = boto3.session.Session(region_name=connection.region, **credentials)
+    session = _session(connection)
     kwargs: dict[str, Any] = {"config": config}
+    endpoint = connection.endpoint(service)
     if endpoint:
         kwargs["endpoint_url"] = endpoint
     if connection.ca_bundle:
@@ -101,24 +135,34 @@ def make_client(service: str, connection: AwsConnection) -> Any:
     return session.client(service, **kwargs)
 
 
-def _session_credentials(connection: AwsConnection) -> dict[str, str]:
+def _session(connection: AwsConnection) -> boto3.session.Session:
+    """A session with the right credentials: the emulators' fakes, an assumed role that
+    refreshes itself before it expires, or the default chain."""
     if connection.embedded and not os.environ.get("AWS_ACCESS_KEY_ID"):
-        return {
-            "aws_access_key_id": EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            "aws_secret_access_key": EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        }
+        return boto3.session.Session(
+            region_name=connection.region,
+            aws_access_key_id=EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
     if connection.role_arn is None:
-        return {}
-    sts = boto3.client("sts", region_name=connection.region)
-    params: dict[str, Any] = {
-        "RoleArn": connection.role_arn,
-        "RoleSessionName": connection.session_name,
-    }
+        return boto3.session.Session(region_name=connection.region)
+    from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
+    from botocore.session import Session as BotocoreSession
+
+    source = boto3.session.Session(region_name=connection.region)
+    extra: dict[str, Any] = {"RoleSessionName": connection.session_name}
     if connection.external_id_env:
-        params["ExternalId"] = os.environ[connection.external_id_env]
-    creds = sts.assume_role(**params)["Credentials"]
-    return {
-        "aws_access_key_id": creds["AccessKeyId"],
-        "aws_secret_access_key": creds["SecretAccessKey"],
-        "aws_session_token": creds["SessionToken"],
-    }
+        extra["ExternalId"] = os.environ[connection.external_id_env]
+    fetcher = AssumeRoleCredentialFetcher(
+        client_creator=source.client,
+        source_credentials=source.get_credentials(),
+        role_arn=connection.role_arn,
+        extra_args=extra,
+    )
+    core = BotocoreSession()
+    # botocore has no public setter for a session's refreshing credentials
+    core._credentials = DeferredRefreshableCredentials(
+        method="assume-role", refresh_using=fetcher.fetch_credentials
+    )
+    core.set_config_variable("region", connection.region)
+    return boto3.session.Session(botocore_session=core)

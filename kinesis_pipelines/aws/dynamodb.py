@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from kinesis_pipelines.errors import AppTableConflictError, AwsError
-from kinesis_pipelines.resources.aws_base import AwsServiceResource
 
 LEASE_KEY = "leaseKey"
 SENTINELS = {"TRIM_HORIZON", "LATEST", "AT_TIMESTAMP", "SHARD_END"}
@@ -36,16 +35,16 @@ class TableReport(BaseModel):
     leases: list[Lease]
 
 
-class DynamoDBAppTableResource(AwsServiceResource):
+class AppTable:
     """The lease and checkpoint table KCL keeps for one application (its name is the table's)."""
 
-    service: ClassVar[str] = "dynamodb"
-
-    application_name: str = Field(description="KCL application name = DynamoDB table name.")
+    def __init__(self, client: Any, application_name: str) -> None:
+        self.client = client
+        self.application_name = application_name
 
     def describe(self) -> dict[str, Any] | None:
         try:
-            return self.client().describe_table(TableName=self.application_name)["Table"]
+            return self.client.describe_table(TableName=self.application_name)["Table"]
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ResourceNotFoundException":
                 return None
@@ -57,7 +56,7 @@ class DynamoDBAppTableResource(AwsServiceResource):
             ) from exc
 
     def leases(self) -> list[Lease]:
-        client = self.client()
+        client = self.client
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"TableName": self.application_name, "ConsistentRead": True}
         while True:
@@ -109,13 +108,13 @@ class DynamoDBAppTableResource(AwsServiceResource):
                 )
             if problems:
                 say(f"resetting application table {self.application_name}: {'; '.join(problems)}")
-                self.client().delete_table(TableName=self.application_name)
+                self.client.delete_table(TableName=self.application_name)
                 self._wait(lambda t: t is None, "deleted")
                 table, did_reset = None, True
         created = False
         if table is None:
             say(f"creating application table {self.application_name} (on-demand, KCL lease schema)")
-            self.client().create_table(
+            self.client.create_table(
                 TableName=self.application_name,
                 AttributeDefinitions=[{"AttributeName": LEASE_KEY, "AttributeType": "S"}],
                 KeySchema=[{"AttributeName": LEASE_KEY, "KeyType": "HASH"}],

@@ -1,16 +1,16 @@
-"""The Kinesis data stream of a pipeline."""
+"""The Kinesis data stream of a pipeline: create if missing, describe, list shards, reshard."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from kinesis_pipelines.errors import AwsError
-from kinesis_pipelines.resources.aws_base import AwsServiceResource
+from kinesis_pipelines.errors import AwsError, StreamMissingError
+from kinesis_pipelines.spec import PipelineSpec
 
 
 class StreamReport(BaseModel):
@@ -27,19 +27,37 @@ class StreamReport(BaseModel):
     drift: str | None = None
 
 
-class KinesisStreamResource(AwsServiceResource):
-    """A Kinesis data stream: created if missing with the spec's shards; never resharded here."""
+class KinesisStream:
+    """A Kinesis data stream: created if missing with the spec's shards; resharded only by
+    rebalancing (`update_shard_count`)."""
 
-    service: ClassVar[str] = "kinesis"
+    def __init__(
+        self,
+        client: Any,
+        stream_name: str,
+        shards: int = 1,
+        capacity_mode: str = "PROVISIONED",
+        retention_hours: int = 24,
+    ) -> None:
+        self.client = client
+        self.stream_name = stream_name
+        self.shards = shards
+        self.capacity_mode = capacity_mode
+        self.retention_hours = retention_hours
 
-    stream_name: str = Field(description="Kinesis stream name.")
-    shards: int = Field(1, description="Open shards to create the stream with.")
-    capacity_mode: str = Field("PROVISIONED", description="PROVISIONED or ON_DEMAND.")
-    retention_hours: int = Field(24, description="Retention to create the stream with.")
+    @classmethod
+    def for_spec(cls, spec: PipelineSpec, client: Any) -> KinesisStream:
+        return cls(
+            client,
+            spec.stream.name,
+            shards=spec.stream.shards,
+            capacity_mode=spec.stream.capacity_mode.value,
+            retention_hours=spec.stream.retention_hours,
+        )
 
     def describe(self) -> dict[str, Any] | None:
         try:
-            return self.client().describe_stream_summary(StreamName=self.stream_name)[
+            return self.client.describe_stream_summary(StreamName=self.stream_name)[
                 "StreamDescriptionSummary"
             ]
         except ClientError as exc:
@@ -53,11 +71,19 @@ class KinesisStreamResource(AwsServiceResource):
             ) from exc
 
     def list_shards(self) -> list[dict[str, Any]]:
-        client = self.client()
+        client = self.client
         shards: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"StreamName": self.stream_name}
         while True:
-            page = client.list_shards(**kwargs)
+            try:
+                page = client.list_shards(**kwargs)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+                    raise StreamMissingError(
+                        f"stream {self.stream_name!r} does not exist; deploy the pipeline "
+                        "(the deploy job or `kinesis-pipelines deploy`) to create it"
+                    ) from exc
+                raise AwsError(f"listing the shards of {self.stream_name!r} failed: {exc}") from exc
             shards.extend(page["Shards"])
             token = page.get("NextToken")
             if not token:
@@ -87,13 +113,13 @@ class KinesisStreamResource(AwsServiceResource):
             if self.capacity_mode == "PROVISIONED":
                 kwargs["ShardCount"] = self.shards
             try:
-                self.client().create_stream(**kwargs)
+                self.client.create_stream(**kwargs)
             except ClientError as exc:
                 raise AwsError(f"creating stream {self.stream_name!r} failed: {exc}") from exc
             created = True
         summary = self.wait_active(say, timeout)
         if created and summary["RetentionPeriodHours"] < self.retention_hours:
-            self.client().increase_stream_retention_period(
+            self.client.increase_stream_retention_period(
                 StreamName=self.stream_name, RetentionPeriodHours=self.retention_hours
             )
             summary = self.wait_active(say, timeout)
@@ -138,7 +164,7 @@ class KinesisStreamResource(AwsServiceResource):
 
     def oldest_sequence_number(self, shard_id: str) -> str | None:
         """The oldest record a shard still holds, or None when it holds none."""
-        client = self.client()
+        client = self.client
         iterator = client.get_shard_iterator(
             StreamName=self.stream_name, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
@@ -160,7 +186,7 @@ class KinesisStreamResource(AwsServiceResource):
             kwargs["ShardIteratorType"] = "LATEST"
         else:
             kwargs["ShardIteratorType"] = "TRIM_HORIZON"
-        client = self.client()
+        client = self.client
         try:
             iterator = client.get_shard_iterator(**kwargs)["ShardIterator"]
             page = client.get_records(ShardIterator=iterator, Limit=1)
@@ -171,7 +197,7 @@ class KinesisStreamResource(AwsServiceResource):
 
     def update_shard_count(self, target: int) -> None:
         try:
-            self.client().update_shard_count(
+            self.client.update_shard_count(
                 StreamName=self.stream_name, TargetShardCount=target, ScalingType="UNIFORM_SCALING"
             )
         except ClientError as exc:

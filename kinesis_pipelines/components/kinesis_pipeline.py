@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import dagster as dg
-import yaml
 from pydantic import Field, PrivateAttr
 
 from kinesis_pipelines.components.scaffolder import KinesisPipelineScaffolder
@@ -54,25 +53,18 @@ class KinesisPipeline(dg.Component, dg.Resolvable, dg.Model):
         """The defs.yaml this component came from, once Dagster has loaded it."""
         return self._source
 
-    def spec(self, source: Path | None = None) -> PipelineSpec:
-        """The validated spec; errors name the defs.yaml file and line. Read from the file
-        itself when there is one, exactly as `kinesis-pipelines validate` reads it."""
-        if self._spec is not None and source == self._source:
+    def spec(self) -> PipelineSpec:
+        """The validated spec, read from the defs.yaml file itself exactly as
+        `kinesis-pipelines validate` reads it, so errors name the file and line."""
+        if self._spec is not None:
             return self._spec
-        if source is not None and source.exists():
-            spec = validate_pipeline_file(source)
-            if source == self._source:
-                self._spec = spec
-            return spec
-        data = self.model_dump(exclude_unset=True)
-        node = None
-        if source is not None and source.exists():
-            try:
-                root = yaml.compose(source.read_text())
-                node = next((v for k, v in root.value if k.value == "attributes"), None)
-            except (yaml.YAMLError, AttributeError):
-                node = None
-        return validate_spec_data(data, source=str(source or "<component>"), node=node)
+        if self._source is not None:
+            self._spec = validate_pipeline_file(self._source)
+        else:  # built in Python rather than loaded from a defs.yaml
+            self._spec = validate_spec_data(self.model_dump(exclude_unset=True), source="<component>")
+        return self._spec
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        return pipeline_definitions(self.spec(Path(context.path) / "defs.yaml"))
+        if self._source is None:
+            self._source = Path(context.path) / "defs.yaml"
+        return pipeline_definitions(self.spec())

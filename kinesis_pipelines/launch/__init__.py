@@ -1,0 +1,31 @@
+"""Where a pipeline's driver runs, chosen from its spec.
+
+A new backend is a module here implementing `Launcher` (launch/base.py), a branch in
+`launcher_for`, and the spec's validation of `job.master`; nothing else changes."""
+
+from kinesis_pipelines.launch.base import (
+    DriverRecord,
+    DriverState,
+    DriverStatus,
+    Launcher,
+    SubmitRequest,
+)
+from kinesis_pipelines.launch.local import LocalProcessLauncher
+from kinesis_pipelines.spec import PipelineSpec
+
+
+def launcher_for(spec: PipelineSpec) -> Launcher:
+    """`local` and `spark://` masters both run the driver as a process on this host (local
+    mode, or client mode against a standalone cluster)."""
+    return LocalProcessLauncher()
+
+
+__all__ = [
+    "DriverRecord",
+    "DriverState",
+    "DriverStatus",
+    "Launcher",
+    "LocalProcessLauncher",
+    "SubmitRequest",
+    "launcher_for",
+]

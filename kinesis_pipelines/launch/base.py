@@ -1,5 +1,6 @@
-"""Where a streaming driver runs. Every backend offers the same four steps:
-submit, status, stop gracefully, kill."""
+"""Where a streaming driver runs. Every backend offers the same steps: submit, status, what the
+driver reported, stop gracefully, kill, logs. A backend keeps its own protocol (process groups,
+files, REST calls) to itself; callers see only `DriverRecord` and `DriverStatus`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from enum import Enum
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
+
+from kinesis_pipelines.app.control import DriverInfo
 
 
 class DriverState(str, Enum):
@@ -17,38 +20,41 @@ class DriverState(str, Enum):
 
 
 class SubmitRequest(BaseModel):
-    """A fully planned submission: the argv and env are final, nothing is decided later."""
+    """A fully planned submission: the argv, env and the files the driver reads are final;
+    nothing is decided later."""
 
     model_config = ConfigDict(frozen=True)
 
     pipeline: str
+    generation: str
     argv: list[str]
     env: dict[str, str]
-    log_path: str
-    generation: str
-    stop_marker: str
-    info_file: str
+    control_dir: str
+    files: dict[str, str]  # name -> content, placed in control_dir before the driver starts
     ui_port: int
+    receivers: int
+    cores: int
+    checkpoint_dir: str
 
 
 class DriverRecord(BaseModel):
-    """What a backend remembers about a driver it started."""
+    """What a backend remembers about a driver it started: enough for any later process (a
+    sensor, the CLI) to find it again."""
 
     model_config = ConfigDict(frozen=True)
 
     backend: str
     driver_id: str
-    pid: int | None = None
     pipeline: str
     generation: str
-    stop_marker: str
-    info_file: str
-    log_path: str
+    control_dir: str
+    log_location: str
     ui_url: str
     submitted_at: float
     receivers: int = 0
     cores: int = 0
     checkpoint_dir: str = ""
+    pid: int | None = None  # the process group leader, for backends that run it on this host
 
 
 class DriverStatus(BaseModel):
@@ -62,10 +68,22 @@ class DriverStatus(BaseModel):
 class Launcher(Protocol):
     name: str
 
-    def submit(self, request: SubmitRequest) -> DriverRecord: ...
+    def submit(self, request: SubmitRequest) -> DriverRecord:
+        """Start the driver; returns at once (waiting for it to come up is the caller's)."""
+        ...
 
     def status(self, record: DriverRecord) -> DriverStatus: ...
 
-    def stop_gracefully(self, record: DriverRecord, timeout: float) -> DriverStatus: ...
+    def driver_info(self, record: DriverRecord) -> DriverInfo | None:
+        """What the driver reported once its streaming context ran; None before that."""
+        ...
+
+    def stop_gracefully(self, record: DriverRecord, timeout: float) -> DriverStatus:
+        """Ask for a last batch and a clean exit; kill if it has not exited within `timeout`."""
+        ...
 
     def kill(self, record: DriverRecord) -> DriverStatus: ...
+
+    def logs(self, record: DriverRecord, max_bytes: int = 2_000_000) -> str:
+        """The end of the driver's log ("" when there is none)."""
+        ...

@@ -1,5 +1,9 @@
 """The local backend: spark-submit as a child process group on this machine. In local mode the
-whole job runs in that driver; with a spark:// master the driver runs here in client mode."""
+whole job runs in that driver; with a spark:// master the driver runs here in client mode.
+
+Its protocol with the driver is the control directory on the local file system: the job file
+goes in before the start, the driver's info file comes out, the stop marker asks for a graceful
+stop, and a shell around spark-submit leaves the exit code beside them."""
 
 from __future__ import annotations
 
@@ -8,30 +12,34 @@ import os
 import time
 from pathlib import Path
 
+from kinesis_pipelines.app import control
+from kinesis_pipelines.app.control import DriverInfo
 from kinesis_pipelines.errors import LaunchError
-from kinesis_pipelines.launch.base import (
-    DriverRecord,
-    DriverState,
-    DriverStatus,
-    SubmitRequest,
-)
+from kinesis_pipelines.launch.base import DriverRecord, DriverState, DriverStatus, SubmitRequest
 from kinesis_pipelines.processes import alive, start_group, stop_group
+
+EXIT_FILE = "exit-code"
+LOG_FILE = "driver.log"
 
 
 class LocalProcessLauncher:
     name = "local-process"
 
     def submit(self, request: SubmitRequest) -> DriverRecord:
-        Path(request.stop_marker).unlink(missing_ok=True)
-        Path(request.info_file).unlink(missing_ok=True)
-        exit_file = _exit_file(request.info_file)
-        exit_file.unlink(missing_ok=True)
+        control_dir = Path(request.control_dir)
+        control_dir.mkdir(parents=True, exist_ok=True)
+        for stale in (control.STOP_MARKER, control.INFO_FILE, EXIT_FILE):
+            (control_dir / stale).unlink(missing_ok=True)
+        for name, content in request.files.items():
+            (control_dir / name).write_text(content)
+        exit_file = control_dir / EXIT_FILE
         # A shell leads the group and records the driver's exit status, so any later process
         # (a sensor, the CLI) can read it, not only the one that started the driver.
         wrapped = ["/bin/sh", "-c", '"$@"; echo $? > "$KP_EXIT_FILE"', "kp-driver", *request.argv]
         env = {**os.environ, **request.env, "KP_EXIT_FILE": str(exit_file)}
+        log = control_dir / LOG_FILE
         try:
-            process = start_group(wrapped, Path(request.log_path), env=env)
+            process = start_group(wrapped, log, env=env)
         except OSError as exc:
             raise LaunchError(f"could not start spark-submit for {request.pipeline}: {exc}") from exc
         return DriverRecord(
@@ -40,47 +48,65 @@ class LocalProcessLauncher:
             pid=process.pid,
             pipeline=request.pipeline,
             generation=request.generation,
-            stop_marker=request.stop_marker,
-            info_file=request.info_file,
-            log_path=request.log_path,
+            control_dir=str(control_dir),
+            log_location=str(log),
             ui_url=f"http://127.0.0.1:{request.ui_port}",
             submitted_at=time.time(),
+            receivers=request.receivers,
+            cores=request.cores,
+            checkpoint_dir=request.checkpoint_dir,
         )
 
     def status(self, record: DriverRecord) -> DriverStatus:
-        assert record.pid is not None
-        if alive(record.pid):
+        pid = _pid(record)
+        if alive(pid):
             return DriverStatus(state=DriverState.RUNNING)
-        _reap(record.pid)
-        code = _read_exit_code(_exit_file(record.info_file))
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reap it if this process started it
+        code = _read_exit_code(Path(record.control_dir) / EXIT_FILE)
         if code == 0:
             return DriverStatus(state=DriverState.FINISHED, exit_code=code)
         return DriverStatus(
-            state=DriverState.FAILED, exit_code=code, detail=f"see the driver log {record.log_path}"
+            state=DriverState.FAILED, exit_code=code, detail=f"see the driver log {record.log_location}"
         )
 
+    def driver_info(self, record: DriverRecord) -> DriverInfo | None:
+        try:
+            return DriverInfo.model_validate_json((Path(record.control_dir) / control.INFO_FILE).read_text())
+        except (OSError, ValueError):
+            return None
+
     def stop_gracefully(self, record: DriverRecord, timeout: float = 60.0) -> DriverStatus:
-        assert record.pid is not None
-        if alive(record.pid):
-            Path(record.stop_marker).parent.mkdir(parents=True, exist_ok=True)
-            Path(record.stop_marker).touch()
+        pid = _pid(record)
+        if alive(pid):
+            (Path(record.control_dir) / control.STOP_MARKER).touch()
             deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and alive(record.pid):
+            while time.monotonic() < deadline and alive(pid):
                 time.sleep(0.2)
-            if alive(record.pid):
-                stop_group(record.pid, grace_seconds=10)
+            if alive(pid):
+                stop_group(pid, grace_seconds=10)
         else:
-            stop_group(record.pid, grace_seconds=1)  # leftovers of the group, if any
+            stop_group(pid, grace_seconds=1)  # leftovers of the group, if any
         return self.status(record)
 
     def kill(self, record: DriverRecord) -> DriverStatus:
-        assert record.pid is not None
-        stop_group(record.pid, grace_seconds=0)
+        stop_group(_pid(record), grace_seconds=0)
         return self.status(record)
 
+    def logs(self, record: DriverRecord, max_bytes: int = 2_000_000) -> str:
+        try:
+            with open(record.log_location, "rb") as handle:
+                handle.seek(0, os.SEEK_END)
+                handle.seek(max(0, handle.tell() - max_bytes))
+                return handle.read().decode(errors="replace")
+        except OSError:
+            return ""
 
-def _exit_file(info_file: str) -> Path:
-    return Path(info_file).with_name("exit-code")
+
+def _pid(record: DriverRecord) -> int:
+    if record.pid is None:
+        raise LaunchError(f"driver {record.driver_id} of {record.pipeline} has no process id")
+    return record.pid
 
 
 def _read_exit_code(path: Path) -> int | None:
@@ -88,8 +114,3 @@ def _read_exit_code(path: Path) -> int | None:
         return int(path.read_text().strip())
     except (OSError, ValueError):
         return None  # killed before it could say: the driver vanished
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)

@@ -1,5 +1,6 @@
-"""Turning a spec, a receiver plan and a connection into the exact spark-submit to run. Pure
-apart from reading source files for the code digest: nothing is started or written here."""
+"""Turning a spec, a receiver plan and a connection into the exact spark-submit to run, with the
+files its driver reads. Pure apart from reading source files for the code digest: nothing is
+started or written here."""
 
 from __future__ import annotations
 
@@ -10,28 +11,18 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from kinesis_pipelines import __version__
-from kinesis_pipelines.app import receiver_app
+from kinesis_pipelines.app import control, receiver_app
 from kinesis_pipelines.app.config import DriverConfig
-from kinesis_pipelines.aws import AwsConnection
+from kinesis_pipelines.aws.connection import AwsConnection
 from kinesis_pipelines.emulators.tls import TRUSTSTORE_PASSWORD
 from kinesis_pipelines.errors import SpecError
-from kinesis_pipelines.home import state_home
 from kinesis_pipelines.launch.base import SubmitRequest
 from kinesis_pipelines.planning import ReceiverPlan, checkpoint_generation
 from kinesis_pipelines.spec import PipelineSpec
+from kinesis_pipelines.state import resolve_path
 from kinesis_pipelines.tools import python_executable, spark_submit
 
 APP_DIR = Path(receiver_app.__file__).parent
-
-
-def resolve_path(path: str) -> Path:
-    """Relative spec paths live under the package's state home."""
-    candidate = Path(path).expanduser()
-    return candidate if candidate.is_absolute() else state_home() / candidate
-
-
-def pipeline_dir(name: str) -> Path:
-    return state_home() / "pipelines" / name
 
 
 def code_digest(processor: str) -> str:
@@ -54,26 +45,10 @@ def code_digest(processor: str) -> str:
     return digest.hexdigest()
 
 
-def check_processor(processor: str) -> None:
-    """Import the processor now, so a typo fails the deploy instead of the driver."""
-    module_name, _, function_name = processor.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:
-        raise SpecError(
-            f"job.processor: importing {module_name!r} failed: {type(exc).__name__}: {exc}"
-        ) from exc
-    if not callable(getattr(module, function_name, None)):
-        raise SpecError(
-            f"job.processor: {module_name!r} has no function {function_name!r}; a processor is "
-            "'module:function' where function takes a DStream of str and returns a DStream"
-        )
-
-
 def region_override_xml(connection: AwsConnection) -> str | None:
     """An AWS SDK v1 region file pointing KCL's DynamoDB and CloudWatch clients at overridden
     endpoints (SDK v1 offers no other way, and always uses HTTPS for it); None when not needed."""
-    if not (connection.dynamodb_endpoint or connection.cloudwatch_endpoint):
+    if not (connection.endpoint("dynamodb") or connection.endpoint("cloudwatch")):
         return None
     region = connection.region
 
@@ -81,9 +56,9 @@ def region_override_xml(connection: AwsConnection) -> str | None:
         return url.split("://", 1)[1] if url else default
 
     services = {
-        "dynamodb": host(connection.dynamodb_endpoint, f"dynamodb.{region}.amazonaws.com"),
-        "monitoring": host(connection.cloudwatch_endpoint, f"monitoring.{region}.amazonaws.com"),
-        "kinesis": host(connection.kinesis_endpoint, f"kinesis.{region}.amazonaws.com"),
+        "dynamodb": host(connection.endpoint("dynamodb"), f"dynamodb.{region}.amazonaws.com"),
+        "monitoring": host(connection.endpoint("cloudwatch"), f"monitoring.{region}.amazonaws.com"),
+        "kinesis": host(connection.endpoint("kinesis"), f"kinesis.{region}.amazonaws.com"),
         "sts": f"sts.{region}.amazonaws.com",
     }
     endpoints = "".join(
@@ -95,9 +70,12 @@ def region_override_xml(connection: AwsConnection) -> str | None:
 
 
 def driver_config(
-    spec: PipelineSpec, plan: ReceiverPlan, connection: AwsConnection, generation: str
+    spec: PipelineSpec,
+    plan: ReceiverPlan,
+    connection: AwsConnection,
+    generation: str,
+    control_dir: Path,
 ) -> DriverConfig:
-    gen_dir = pipeline_dir(spec.name) / "generations" / generation
     return DriverConfig(
         pipeline=spec.name,
         application_name=spec.app_table.application_name,
@@ -111,17 +89,27 @@ def driver_config(
         batch_interval_seconds=spec.job.batch_interval_seconds,
         checkpoint_dir=str(resolve_path(spec.job.checkpoint_dir) / spec.name / generation),
         generation=generation,
-        stop_marker=str(gen_dir / "STOP"),
-        info_file=str(gen_dir / "driver-info.json"),
+        control_dir=str(control_dir),
         processor=spec.job.processor,
         sink_path=str(resolve_path(spec.job.sink.path)),
         fence_table=spec.supervision.fence_table,
-        dynamodb_endpoint=connection.dynamodb_endpoint,
-        ca_bundle=connection.ca_bundle,
-        role_arn=connection.role_arn,
-        session_name=connection.session_name,
-        external_id_env=connection.external_id_env,
+        connection=connection,
     )
+
+
+def generation_of(spec: PipelineSpec, plan: ReceiverPlan, connection: AwsConnection) -> str:
+    """The checkpoint generation: changes with anything pickled into a Spark checkpoint."""
+    identity = {
+        "spec_job": spec.job.model_dump(mode="json"),
+        "stream": spec.stream.name,
+        "application": spec.app_table.application_name,
+        "receivers": plan.receivers,
+        "cores": plan.cores,
+        "master": plan.master,
+        "conf": _spark_conf(spec, plan),
+        "endpoints": [connection.endpoint("kinesis"), connection.endpoint("dynamodb")],
+    }
+    return checkpoint_generation(identity, code_digest(spec.job.processor))
 
 
 def build_submit_request(
@@ -130,28 +118,20 @@ def build_submit_request(
     connection: AwsConnection,
     assembly_jar: str,
     ui_port: int,
-) -> tuple[SubmitRequest, DriverConfig, str | None]:
-    """The spark-submit argv and env, the driver's job.json content and the region override."""
+    control_root: Path,
+) -> SubmitRequest:
+    """The spark-submit argv and env, and the files its driver reads from its control directory
+    (`control_root/<generation>`)."""
     override = region_override_xml(connection)
-    spark_conf = _spark_conf(spec, plan)
-    identity = {
-        "spec_job": spec.job.model_dump(mode="json"),
-        "stream": spec.stream.name,
-        "application": spec.app_table.application_name,
-        "receivers": plan.receivers,
-        "cores": plan.cores,
-        "master": plan.master,
-        "conf": spark_conf,
-        "endpoints": [connection.kinesis_endpoint, connection.dynamodb_endpoint],
-    }
-    generation = checkpoint_generation(identity, code_digest(spec.job.processor))
-    config = driver_config(spec, plan, connection, generation)
-    gen_dir = Path(config.info_file).parent
+    generation = generation_of(spec, plan, connection)
+    control_dir = control_root / generation
+    config = driver_config(spec, plan, connection, generation, control_dir)
     python = python_executable()
     java_options = []
     if override is not None:
         java_options.append(
-            f"-Dcom.amazonaws.regions.RegionUtils.fileOverride={gen_dir / 'region-override.xml'}"
+            "-Dcom.amazonaws.regions.RegionUtils.fileOverride="
+            f"{control_dir / control.REGION_OVERRIDE_FILE}"
         )
     if connection.java_truststore:
         java_options += [
@@ -160,7 +140,7 @@ def build_submit_request(
             "-Djavax.net.ssl.trustStoreType=PKCS12",
         ]
     conf = {
-        **spark_conf,
+        **_spark_conf(spec, plan),
         "spark.ui.port": str(ui_port),
         "spark.pyspark.python": python,
         "spark.pyspark.driver.python": python,
@@ -175,12 +155,12 @@ def build_submit_request(
         "--master", plan.master,
         "--name", f"kinesis-pipelines-{spec.name}",
         "--jars", assembly_jar,
-    ]
+    ]  # fmt: skip
     if plan.master.startswith("spark://"):
         argv += ["--total-executor-cores", str(plan.cores)]
     for key, value in sorted(conf.items()):
         argv += ["--conf", f"{key}={value}"]
-    argv += [str(APP_DIR / "receiver_app.py"), "--job-file", str(gen_dir / "job.json")]
+    argv += [str(APP_DIR / "receiver_app.py"), "--job-file", str(control_dir / control.JOB_FILE)]
     env = {
         "AWS_CBOR_DISABLE": "true",  # SDK v1 speaks CBOR to Kinesis by default; emulators JSON
         "AWS_REGION": connection.region,
@@ -190,17 +170,21 @@ def build_submit_request(
         "PYTHONUNBUFFERED": "1",
         **connection.credential_env(),
     }
-    request = SubmitRequest(
+    files = {control.JOB_FILE: config.model_dump_json(indent=2)}
+    if override is not None:
+        files[control.REGION_OVERRIDE_FILE] = override
+    return SubmitRequest(
         pipeline=spec.name,
+        generation=generation,
         argv=argv,
         env=env,
-        log_path=str(gen_dir / "driver.log"),
-        generation=generation,
-        stop_marker=config.stop_marker,
-        info_file=config.info_file,
+        control_dir=str(control_dir),
+        files=files,
         ui_port=ui_port,
+        receivers=plan.receivers,
+        cores=plan.cores,
+        checkpoint_dir=config.checkpoint_dir,
     )
-    return request, config, override
 
 
 def _spark_conf(spec: PipelineSpec, plan: ReceiverPlan) -> dict[str, str]:

@@ -1,277 +1,317 @@
-"""The Spark receiver job of a pipeline: plan, submit, replace, stop."""
+"""Deploying, restarting and stopping a pipeline's job: the one place these sequences live.
+
+Every roll of the job goes through `_roll`: one operation at a time per pipeline (a lock),
+never two drivers anywhere (the fence in DynamoDB), and never against an operator's stop (the
+recorded intent, checked under the lock)."""
 
 from __future__ import annotations
 
-import fcntl
-import json
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
+from typing import Literal
 
-import dagster as dg
-import requests
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from kinesis_pipelines import fence
-from kinesis_pipelines.aws import make_client, resolve_connection
+from kinesis_pipelines.assembly.build import AssemblyJar, build_assembly
+from kinesis_pipelines.aws import fence
+from kinesis_pipelines.aws.dynamodb import TableReport, release_leases
+from kinesis_pipelines.aws.kinesis import StreamReport
 from kinesis_pipelines.errors import LaunchError
-from kinesis_pipelines.launch.base import DriverRecord, DriverState, DriverStatus, Launcher
-from kinesis_pipelines.launch.local import LocalProcessLauncher
-from kinesis_pipelines.launch.submit import (
-    build_submit_request,
-    check_processor,
-    pipeline_dir,
-)
+from kinesis_pipelines.launch import DriverRecord, DriverState, DriverStatus
+from kinesis_pipelines.launch.submit import build_submit_request
+from kinesis_pipelines.operations.backends import Backends, Progress, quiet
 from kinesis_pipelines.planning import ReceiverPlan, plan_receivers
 from kinesis_pipelines.processes import free_port
-from kinesis_pipelines.resources.dynamodb import release_leases
 from kinesis_pipelines.spec import PipelineSpec
+from kinesis_pipelines.validation import check_processor
 
-Progress = Callable[[str], None]
+Action = Literal["started", "unchanged", "replaced", "restarted", "refused"]
+RequestedBy = Literal["operator", "supervisor", "rebalance"]
 
 
 class DeployResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    action: str  # "started", "unchanged" or "replaced"
-    record: DriverRecord
-    plan: ReceiverPlan
-    application_id: str | None
-    ui_url: str
-    checkpoint_dir: str
+    action: Action
+    reason: str = ""
+    record: DriverRecord | None = None
+    plan: ReceiverPlan | None = None
+    application_id: str | None = None
     replaced_generation: str | None = None
     recovered_from_checkpoint: bool = False
 
 
-class SparkReceiverJobResource(dg.ConfigurableResource):
-    """Submits and supervises the pipeline's streaming driver."""
+class Deployment(BaseModel):
+    """Every step of a full deploy."""
 
-    spec_json: str = Field(description="The pipeline spec (JSON of kinesis_pipelines.PipelineSpec).")
-    stop_timeout_seconds: float = Field(90.0, description="Graceful stop wait before a kill.")
-    start_timeout_seconds: float = Field(180.0, description="Wait for the driver to come up.")
+    model_config = ConfigDict(frozen=True)
 
-    def spec(self) -> PipelineSpec:
-        return PipelineSpec.model_validate_json(self.spec_json)
+    stream: StreamReport
+    app_table: TableReport
+    assembly: AssemblyJar
+    job: DeployResult
 
-    def launcher(self) -> Launcher:
-        return LocalProcessLauncher()
 
-    def plan(self, open_shards: int) -> ReceiverPlan:
-        job = self.spec().job
-        return plan_receivers(
-            open_shards=open_shards,
-            max_receivers=job.max_receivers,
-            executor_cores=job.executor_cores,
-            processing_cores=job.processing_cores,
-            master=job.master,
-        )
+def receiver_plan(spec: PipelineSpec, open_shards: int) -> ReceiverPlan:
+    job = spec.job
+    return plan_receivers(
+        open_shards=open_shards,
+        max_receivers=job.max_receivers,
+        executor_cores=job.executor_cores,
+        processing_cores=job.processing_cores,
+        master=job.master,
+    )
 
-    def current(self) -> DriverRecord | None:
-        path = pipeline_dir(self.spec().name) / "driver.json"
-        if not path.exists():
-            return None
-        return DriverRecord.model_validate_json(path.read_text())
 
-    def status(self) -> tuple[DriverRecord | None, DriverStatus | None]:
-        record = self.current()
+def ensure_app_table(
+    spec: PipelineSpec,
+    backends: Backends,
+    stream_report: StreamReport,
+    reset: bool = False,
+    progress: Progress = quiet,
+) -> TableReport:
+    return backends.app_table.ensure_table(
+        stream_report.all_shards, backends.stream.oldest_sequence_number, reset=reset, progress=progress
+    )
+
+
+def deploy(
+    spec: PipelineSpec,
+    backends: Backends,
+    *,
+    reset_app_table: bool = False,
+    progress: Progress = quiet,
+) -> Deployment:
+    """Every step of a deploy, in order: the stream, the lease table, the assembly, the job."""
+    check_processor(spec.job.processor)
+    stream_report = backends.stream.ensure_stream(progress=progress)
+    table_report = ensure_app_table(spec, backends, stream_report, reset_app_table, progress)
+    jar = build_assembly(spec.job.spark_version, progress=progress)
+    result = deploy_job(spec, backends, assembly=jar, progress=progress)
+    return Deployment(stream=stream_report, app_table=table_report, assembly=jar, job=result)
+
+
+def deploy_job(
+    spec: PipelineSpec,
+    backends: Backends,
+    *,
+    assembly: AssemblyJar | None = None,
+    progress: Progress = quiet,
+    now: float | None = None,
+) -> DeployResult:
+    """Run the job for the current spec: nothing if that exact generation already runs, else
+    stop the running one gracefully and start the new generation. An operator's deploy: it
+    lifts an earlier stop."""
+    check_processor(spec.job.processor)
+    backends.store.save_intent("running", by="deploy", now=now)
+    return _roll(spec, backends, assembly=assembly, progress=progress, requested_by="operator")
+
+
+def restart(
+    spec: PipelineSpec,
+    backends: Backends,
+    *,
+    expected_driver_id: str | None = None,
+    graceful: bool = True,
+    requested_by: RequestedBy = "operator",
+    requested_at: float | None = None,
+    progress: Progress = quiet,
+    now: float | None = None,
+) -> DeployResult:
+    """Replace the driver from its Spark checkpoint (a stalled one is killed with `graceful`
+    false). With `expected_driver_id`, only if that driver is still the current one, so a
+    sensor's request and a run retry never restart twice. Refused once a stop is recorded, and
+    a request made before the operator's last deploy or stop is refused too. Only a restart the
+    supervisor asked for that replaced a driver counts against the restart budget."""
+    now = time.time() if now is None else now
+    result = _roll(
+        spec,
+        backends,
+        progress=progress,
+        restart=True,
+        expected_driver_id=expected_driver_id,
+        graceful=graceful,
+        requested_by=requested_by,
+        requested_at=requested_at,
+    )
+    if requested_by == "supervisor" and result.action in ("restarted", "replaced"):
+        backends.store.record_restart(now)
+    return result
+
+
+def stop(
+    spec: PipelineSpec,
+    backends: Backends,
+    *,
+    timeout: float | None = None,
+    by: str = "operator",
+    progress: Progress = quiet,
+    now: float | None = None,
+) -> DriverStatus | None:
+    """Record the stop first, so nothing automatic brings the job back, then stop the driver
+    gracefully (a last batch; killed after `timeout`). None if it was never deployed."""
+    backends.store.save_intent("stopped", by=by, now=now)
+    with backends.store.operation_lock():
+        record = backends.store.driver()
         if record is None:
-            return None, None
-        return record, self.launcher().status(record)
-
-    def deploy(
-        self,
-        open_shards: int,
-        assembly_jar: str,
-        progress: Progress | None = None,
-        restart: bool = False,
-        expected_driver_id: str | None = None,
-        graceful: bool = True,
-    ) -> DeployResult:
-        """Run the job for the current spec: nothing if that exact generation already runs,
-        else stop the running one gracefully and start the new generation. With `restart`, the
-        driver is replaced even if it runs (a stalled one is killed) and started again from its
-        Spark checkpoint; with `expected_driver_id`, only if that driver is still the current
-        one, so a sensor's restart and a run retry never double up. One operation at a time per
-        pipeline on this machine (a lock), and never two drivers anywhere (the fence)."""
-        say = progress or (lambda _m: None)
-        spec = self.spec()
-        check_processor(spec.job.processor)
-        plan = self.plan(open_shards)
-        connection = resolve_connection(spec)
-        request, config, override = build_submit_request(
-            spec, plan, connection, assembly_jar, ui_port=free_port()
-        )
-        launcher = self.launcher()
-        with self._operation_lock():
-            existing = self.current()
-            running = existing is not None and launcher.status(existing).state is DriverState.RUNNING
-            if existing is not None and expected_driver_id and existing.driver_id != expected_driver_id:
-                say(f"{spec.name}: {expected_driver_id} was already replaced by {existing.driver_id}")
-                return self._result("unchanged", existing, plan)
-            if running and existing is not None and existing.generation == request.generation and not restart:
-                say(f"{spec.name}: generation {existing.generation} already running; unchanged")
-                return self._result("unchanged", existing, plan)
-            replaced = None
-            dynamodb = self._fence_client()
-            if existing is not None:
-                if running and graceful:
-                    say(f"{spec.name}: stopping {existing.driver_id} ({existing.generation})")
-                    launcher.stop_gracefully(existing, timeout=self.stop_timeout_seconds)
-                    replaced = existing.generation
-                elif running:
-                    say(f"{spec.name}: killing {existing.driver_id} (not responding)")
-                    launcher.kill(existing)
-                    replaced = existing.generation
-                self._clear_after(existing, dynamodb, say)
-            self._check_fence_free(dynamodb)
-            gen_dir = Path(config.info_file).parent
-            gen_dir.mkdir(parents=True, exist_ok=True)
-            (gen_dir / "job.json").write_text(config.model_dump_json(indent=2))
-            if override is not None:
-                (gen_dir / "region-override.xml").write_text(override)
-            say(f"{spec.name}: submitting {plan.receivers} receiver(s) on {plan.master}")
-            record = launcher.submit(request).model_copy(
-                update={
-                    "receivers": plan.receivers,
-                    "cores": plan.cores,
-                    "checkpoint_dir": config.checkpoint_dir,
-                }
-            )
-            (pipeline_dir(spec.name) / "driver.json").write_text(record.model_dump_json(indent=2))
-            self.wait_started(record, say)
-        if replaced == request.generation or (restart and existing is not None and not replaced):
-            action = "restarted"
-        elif replaced:
-            action = "replaced"
-        else:
-            action = "started"
-        return self._result(action, record, plan, replaced)
-
-    def _result(
-        self, action: str, record: DriverRecord, plan: ReceiverPlan, replaced: str | None = None
-    ) -> DeployResult:
-        info = _read_info(record.info_file)
-        return DeployResult(
-            action=action,
-            record=record,
-            plan=plan,
-            application_id=info.get("application_id"),
-            ui_url=record.ui_url,
-            checkpoint_dir=record.checkpoint_dir,
-            replaced_generation=replaced,
-            recovered_from_checkpoint=bool(info.get("recovered_from_checkpoint")),
+            return None
+        progress(f"{spec.name}: stopping {record.driver_id} gracefully")
+        return backends.launcher.stop_gracefully(
+            record, timeout=backends.stop_timeout_seconds if timeout is None else timeout
         )
 
-    @contextmanager
-    def _operation_lock(self) -> Iterator[None]:
-        directory = pipeline_dir(self.spec().name)
-        directory.mkdir(parents=True, exist_ok=True)
-        with open(directory / ".operation.lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            yield
 
-    def _fence_client(self) -> Any:
-        """A DynamoDB client for the fence table, which it makes sure exists."""
-        client = make_client("dynamodb", resolve_connection(self.spec()))
-        fence.ensure_fence_table(client, self.spec().supervision.fence_table)
-        return client
+def roll_for_rebalance(
+    spec: PipelineSpec, backends: Backends, progress: Progress = quiet
+) -> DeployResult:
+    """Roll the job to the receivers the stream's open shards now need (a new checkpoint
+    generation); refused if the operator stopped it."""
+    return _roll(spec, backends, progress=progress, requested_by="rebalance")
 
-    def _clear_after(self, old: DriverRecord, client: Any, say: Progress) -> None:
-        """Once the old driver is gone: make sure (a zombie is killed), break its fence and
-        release its leases so the next driver takes them at once."""
-        launcher = self.launcher()
-        if launcher.status(old).state is DriverState.RUNNING:
-            say(f"{old.pipeline}: {old.driver_id} did not stop; killing it")
-            launcher.kill(old)
-        spec = self.spec()
-        owner = _read_info(old.info_file).get("fence_owner")
-        if owner:
-            fence.release(client, spec.supervision.fence_table, spec.app_table.application_name, owner)
-        try:
-            released = release_leases(client, spec.app_table.application_name)
-        except ClientError:
-            released = 0
-        if released:
-            say(f"{old.pipeline}: released {released} lease(s) of the stopped driver")
 
-    def _check_fence_free(self, client: Any) -> None:
-        spec = self.spec()
-        holder = fence.current(client, spec.supervision.fence_table, spec.app_table.application_name)
-        if holder is not None and holder[1] > time.time():
-            renewed = fence.FENCE_TTL_SECONDS - (holder[1] - time.time())
-            raise LaunchError(
-                f"{spec.name}: application {spec.app_table.application_name!r} already has a "
-                f"running driver ({holder[0]}, fence renewed {renewed:.0f} s ago); "
-                "stop it first (the stop job or `kinesis-pipelines stop`)"
-            )
+def _roll(
+    spec: PipelineSpec,
+    backends: Backends,
+    *,
+    assembly: AssemblyJar | None = None,
+    progress: Progress = quiet,
+    restart: bool = False,
+    expected_driver_id: str | None = None,
+    graceful: bool = True,
+    requested_by: RequestedBy,
+    requested_at: float | None = None,
+) -> DeployResult:
+    say = progress
+    store, launcher = backends.store, backends.launcher
+    jar = assembly or build_assembly(spec.job.spark_version, progress=say)
+    plan = receiver_plan(spec, len(backends.stream.open_shard_ids()))
+    request = build_submit_request(
+        spec, plan, backends.connection, jar.path, ui_port=free_port(),
+        control_root=store.root / "generations",
+    )  # fmt: skip
+    with store.operation_lock():
+        intent = store.intent()
+        if requested_by != "operator" and intent is not None:
+            if intent.desired == "stopped":
+                reason = f"{spec.name}: stopped on request ({intent.by}); not started again"
+                say(reason)
+                return DeployResult(action="refused", reason=reason, plan=plan)
+            if requested_at is not None and requested_at < intent.at:
+                reason = f"{spec.name}: the request predates the last {intent.by}; ignored"
+                say(reason)
+                return DeployResult(action="refused", reason=reason, plan=plan)
+        existing = store.driver()
+        running = existing is not None and launcher.status(existing).state is DriverState.RUNNING
+        if existing is not None and expected_driver_id and existing.driver_id != expected_driver_id:
+            reason = f"{spec.name}: {expected_driver_id} was already replaced by {existing.driver_id}"
+            say(reason)
+            return _result(backends, "unchanged", existing, plan, reason=reason)
+        if running and existing is not None and existing.generation == request.generation and not restart:
+            reason = f"{spec.name}: generation {existing.generation} already running; unchanged"
+            say(reason)
+            return _result(backends, "unchanged", existing, plan, reason=reason)
+        replaced = None
+        fence.ensure_fence_table(backends.dynamodb, spec.supervision.fence_table)
+        if existing is not None:
+            if running and graceful:
+                say(f"{spec.name}: stopping {existing.driver_id} ({existing.generation})")
+                launcher.stop_gracefully(existing, timeout=backends.stop_timeout_seconds)
+                replaced = existing.generation
+            elif running:
+                say(f"{spec.name}: killing {existing.driver_id} (not responding)")
+                launcher.kill(existing)
+                replaced = existing.generation
+            _clear_after(spec, backends, existing, say)
+        _check_fence_free(spec, backends)
+        say(f"{spec.name}: submitting {plan.receivers} receiver(s) on {plan.master}")
+        record = launcher.submit(request)
+        store.save_driver(record)
+        _wait_started(backends, record, say)
+    if replaced == request.generation or (restart and existing is not None and not replaced):
+        action: Action = "restarted"
+    elif replaced:
+        action = "replaced"
+    else:
+        action = "started"
+    return _result(backends, action, record, plan, replaced)
 
-    def wait_started(self, record: DriverRecord, say: Progress) -> dict[str, Any]:
-        deadline = time.monotonic() + self.start_timeout_seconds
-        launcher = self.launcher()
-        next_note = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            info = _read_info(record.info_file)
-            if info:
-                return info
-            status = launcher.status(record)
-            if status.state is not DriverState.RUNNING:
-                raise LaunchError(
-                    f"the driver of {record.pipeline} exited ({status.state.value}, exit code "
-                    f"{status.exit_code}) before starting; its log ends:\n{_tail(record.log_path)}"
-                )
-            if time.monotonic() > next_note:
-                say(f"{record.pipeline}: waiting for the driver to start")
-                next_note = time.monotonic() + 5
-            time.sleep(0.3)
-        launcher.kill(record)
+
+def _result(
+    backends: Backends,
+    action: Action,
+    record: DriverRecord,
+    plan: ReceiverPlan,
+    replaced: str | None = None,
+    reason: str = "",
+) -> DeployResult:
+    info = backends.launcher.driver_info(record)
+    return DeployResult(
+        action=action,
+        reason=reason or plan.reason,
+        record=record,
+        plan=plan,
+        application_id=info.application_id if info else None,
+        replaced_generation=replaced,
+        recovered_from_checkpoint=bool(info and info.recovered_from_checkpoint),
+    )
+
+
+def _clear_after(spec: PipelineSpec, backends: Backends, old: DriverRecord, say: Progress) -> None:
+    """Once the old driver is gone: make sure (a zombie is killed), break its fence and
+    release its leases so the next driver takes them at once."""
+    launcher = backends.launcher
+    if launcher.status(old).state is DriverState.RUNNING:
+        say(f"{old.pipeline}: {old.driver_id} did not stop; killing it")
+        launcher.kill(old)
+    info = launcher.driver_info(old)
+    if info is not None and info.fence_owner:
+        fence.release(
+            backends.dynamodb, spec.supervision.fence_table, spec.app_table.application_name,
+            info.fence_owner,
+        )  # fmt: skip
+    try:
+        released = release_leases(backends.dynamodb, spec.app_table.application_name)
+    except ClientError:
+        released = 0
+    if released:
+        say(f"{old.pipeline}: released {released} lease(s) of the stopped driver")
+
+
+def _check_fence_free(spec: PipelineSpec, backends: Backends) -> None:
+    holder = fence.current(backends.dynamodb, spec.supervision.fence_table, spec.app_table.application_name)
+    if holder is not None and holder[1] > time.time():
+        renewed = fence.FENCE_TTL_SECONDS - (holder[1] - time.time())
         raise LaunchError(
-            f"the driver of {record.pipeline} did not start within "
-            f"{self.start_timeout_seconds:.0f} s; killed it. Log:\n{_tail(record.log_path)}"
+            f"{spec.name}: application {spec.app_table.application_name!r} already has a "
+            f"running driver ({holder[0]}, fence renewed {renewed:.0f} s ago); "
+            "stop it first (the stop job or `kinesis-pipelines stop`)"
         )
 
-    def stop(self, progress: Progress | None = None) -> DriverStatus | None:
-        record = self.current()
-        if record is None:
-            return None
-        (progress or (lambda _m: None))(f"{record.pipeline}: stopping gracefully")
-        return self.launcher().stop_gracefully(record, timeout=self.stop_timeout_seconds)
 
-    def streaming_statistics(self, timeout: float = 3.0) -> dict[str, Any] | None:
-        """The driver's /streaming/statistics, or None while it has none to give."""
-        return self.monitoring("streaming/statistics", timeout)
-
-    def last_completed_batch(self) -> str | None:
-        batches = self.monitoring("streaming/batches?status=COMPLETED", 3.0)
-        return batches[0]["batchTime"] if batches else None
-
-    def monitoring(self, path: str, timeout: float) -> Any:
-        """GET a path of the driver's monitoring API (Spark's REST API on the driver UI port)."""
-        record = self.current()
-        if record is None:
-            return None
-        info = _read_info(record.info_file)
-        if not info:
-            return None
-        url = f"{record.ui_url}/api/v1/applications/{info['application_id']}/{path}"
-        try:
-            response = requests.get(url, timeout=timeout)
-        except requests.RequestException:
-            return None
-        return response.json() if response.ok else None
+def _wait_started(backends: Backends, record: DriverRecord, say: Progress) -> None:
+    launcher = backends.launcher
+    timeout = backends.start_timeout_seconds
+    deadline = time.monotonic() + timeout
+    next_note = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if launcher.driver_info(record) is not None:
+            return
+        status = launcher.status(record)
+        if status.state is not DriverState.RUNNING:
+            raise LaunchError(
+                f"the driver of {record.pipeline} exited ({status.state.value}, exit code "
+                f"{status.exit_code}) before starting; its log ends:\n{_tail(launcher.logs(record))}"
+            )
+        if time.monotonic() > next_note:
+            say(f"{record.pipeline}: waiting for the driver to start")
+            next_note = time.monotonic() + 5
+        time.sleep(0.3)
+    launcher.kill(record)
+    raise LaunchError(
+        f"the driver of {record.pipeline} did not start within {timeout:.0f} s; killed it. "
+        f"Log:\n{_tail(launcher.logs(record))}"
+    )
 
 
-def _read_info(path: str) -> dict[str, Any]:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _tail(path: str, lines: int = 30) -> str:
-    try:
-        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
+def _tail(log: str, lines: int = 30) -> str:
+    return "\n".join(log.splitlines()[-lines:]) or "(no log)"

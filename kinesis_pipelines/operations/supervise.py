@@ -1,17 +1,21 @@
-"""Supervision of one pipeline: look at the job, classify it, decide on a restart.
+"""Supervision of one pipeline: observe the job, decide (pure planning code), record.
 
-`supervise` does one look (I/O through the resources) and one decision (pure planning code),
-and persists the supervisor's memory in the pipeline's state folder, where the sensor, the asset
-checks and the CLI all read it."""
+`supervise` is what the health sensor runs every few seconds: one look through the backends,
+one decision from `planning/health.py` and `planning/restarts.py`, and the supervisor's memory
+saved for the next look. It never restarts anything itself and never counts a restart: the
+restart run does, once a driver was actually replaced. `check_results` only reads."""
+
+from __future__ import annotations
 
 import time
-from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
 from kinesis_pipelines.errors import KinesisPipelinesError
-from kinesis_pipelines.launch.base import DriverState
-from kinesis_pipelines.launch.submit import pipeline_dir
+from kinesis_pipelines.launch import DriverRecord, DriverState
+from kinesis_pipelines.operations import monitoring
+from kinesis_pipelines.operations.backends import Backends
 from kinesis_pipelines.planning.health import (
     RETRYABLE,
     Health,
@@ -21,86 +25,59 @@ from kinesis_pipelines.planning.health import (
     classify_failure,
 )
 from kinesis_pipelines.planning.restarts import RestartDecision, decide_restart
-from kinesis_pipelines.resources.dynamodb import DynamoDBAppTableResource
-from kinesis_pipelines.resources.kinesis import KinesisStreamResource
-from kinesis_pipelines.resources.spark import SparkReceiverJobResource
 from kinesis_pipelines.spec import PipelineSpec
+from kinesis_pipelines.state import SupervisorMemory
 
-
-class SupervisorState(BaseModel):
-    driver_id: str | None = None
-    previous_batches: int = 0
-    progress_at: float | None = None
-    healthy_since: float | None = None
-    restarts: list[float] = []
-    health: str = Health.NOT_DEPLOYED.value
-    reason: str = ""
-    failure: str | None = None
-    gave_up: str | None = None
-    lag_ms_per_shard: dict[str, int] = {}
-    observed_at: float | None = None
+# A restart asked for and not yet done is not asked for again for this long (a deploy can take
+# a graceful stop plus a start); after it, a new request is made.
+RESTART_REQUEST_PATIENCE_SECONDS = 300.0
 
 
 class Look(BaseModel):
     """The result of one supervision pass."""
 
-    state: SupervisorState
+    memory: SupervisorMemory
     verdict: HealthVerdict
     decision: RestartDecision | None = None
+    request_restart: bool = False
     driver_id: str | None = None
+    restarts_in_window: int = 0
     metadata: dict[str, object] = {}
 
 
-def state_path(pipeline: str) -> Path:
-    return pipeline_dir(pipeline) / "supervisor.json"
-
-
-def load_state(pipeline: str) -> SupervisorState:
-    path = state_path(pipeline)
-    if path.exists():
-        try:
-            return SupervisorState.model_validate_json(path.read_text())
-        except ValueError:
-            pass
-    return SupervisorState()
-
-
-def save_state(pipeline: str, state: SupervisorState) -> None:
-    path = state_path(pipeline)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    partial.write_text(state.model_dump_json(indent=2))
-    partial.rename(path)
-
-
-def observe(job: SparkReceiverJobResource) -> tuple[Observation, dict[str, object]]:
-    record, status = job.status()
-    if record is None or status is None:
-        return Observation(deployed=False, running=False), {}
+def observe(
+    spec: PipelineSpec, backends: Backends
+) -> tuple[DriverRecord | None, Observation, dict[str, Any]]:
+    """The current driver, what its backend and monitoring API say, and its statistics."""
+    record = backends.store.driver()
+    stop_requested = backends.store.stop_requested()
+    if record is None:
+        return None, Observation(deployed=False, running=False, stop_requested=stop_requested), {}
+    status = backends.launcher.status(record)
     running = status.state is DriverState.RUNNING
-    stats = None
-    if running:
-        stats = job.streaming_statistics(timeout=3)
+    stats = (monitoring.streaming_statistics(backends.launcher, record) if running else None) or {}
     observation = Observation(
         deployed=True,
         running=running,
+        stop_requested=stop_requested,
         exit_code=status.exit_code,
         stopped_on_purpose=status.state is DriverState.FINISHED,
-        api_responding=stats is not None,
+        api_responding=bool(stats),
         receivers=record.receivers,
-        active_receivers=(stats or {}).get("numActiveReceivers", 0),
-        completed_batches=(stats or {}).get("numTotalCompletedBatches", 0),
+        active_receivers=stats.get("numActiveReceivers", 0),
+        completed_batches=stats.get("numTotalCompletedBatches", 0),
     )
-    return observation, stats or {}
+    return record, observation, stats
 
 
-def lag_per_shard(stream: KinesisStreamResource, app_table: DynamoDBAppTableResource) -> dict[str, int]:
+def lag_per_shard(backends: Backends) -> dict[str, int]:
+    """Milliseconds each open shard's checkpoint is behind its newest record."""
     lag: dict[str, int] = {}
     try:
-        for lease in app_table.leases():
+        for lease in backends.app_table.leases():
             if lease.checkpoint == "SHARD_END":
                 continue  # a closed parent shard, read to its end: nothing behind
-            behind = stream.millis_behind(lease.shard_id, lease.checkpoint)
+            behind = backends.stream.millis_behind(lease.shard_id, lease.checkpoint)
             if behind is not None:
                 lag[lease.shard_id] = behind
     except KinesisPipelinesError:
@@ -108,67 +85,78 @@ def lag_per_shard(stream: KinesisStreamResource, app_table: DynamoDBAppTableReso
     return lag
 
 
-def supervise(
-    spec: PipelineSpec,
-    stream: KinesisStreamResource,
-    app_table: DynamoDBAppTableResource,
-    job: SparkReceiverJobResource,
-    now: float | None = None,
-) -> Look:
+def restarts_in_window(spec: PipelineSpec, backends: Backends, now: float) -> list[float]:
+    window = spec.supervision.restart.window_seconds
+    return [t for t in backends.store.restarts().times if now - t <= window]
+
+
+def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) -> Look:
     now = time.time() if now is None else now
-    state = load_state(spec.name)
-    record = job.current()
-    if record is not None and record.driver_id != state.driver_id:
+    memory = backends.store.supervisor()
+    record, observation, stats = observe(spec, backends)
+    if record is not None and record.driver_id != memory.driver_id:
         # a new driver: its batches count from zero, its progress from its start
-        state = state.model_copy(
+        memory = memory.model_copy(
             update={"driver_id": record.driver_id, "previous_batches": 0, "progress_at": None,
                     "failure": None}
-        )
-    observation, stats = observe(job)
+        )  # fmt: skip
     verdict = classify(
         observation,
         now=now,
-        previous_batches=state.previous_batches,
-        progress_at=state.progress_at,
+        previous_batches=memory.previous_batches,
+        progress_at=memory.progress_at,
         batch_interval_seconds=spec.job.batch_interval_seconds,
         stall_batches=spec.supervision.stall_batches,
         started_at=record.submitted_at if record else now,
     )
-    lag = lag_per_shard(stream, app_table) if observation.running else state.lag_ms_per_shard
-    healthy_since = (state.healthy_since or now) if verdict.health is Health.HEALTHY else None
+    lag = lag_per_shard(backends) if observation.running else memory.lag_ms_per_shard
+    healthy_since = (memory.healthy_since or now) if verdict.health is Health.HEALTHY else None
+    restarts = backends.store.restarts().times
     decision = None
-    failure = state.failure
-    gave_up = state.gave_up
+    request = False
+    failure, gave_up = memory.failure, memory.gave_up
+    requested_for, requested_at = memory.restart_requested_for, memory.restart_requested_at
     if verdict.health in (Health.FAILED, Health.STALLED) and spec.supervision.enabled:
         kind = None
         if verdict.health is Health.FAILED and record is not None:
-            kind = classify_failure(observation.exit_code, _tail(record.log_path))
+            kind = classify_failure(observation.exit_code, backends.launcher.logs(record))
             failure = kind.value
         decision = decide_restart(
             spec.supervision.restart,
-            state.restarts,
+            restarts,
             now,
-            state.healthy_since,
+            memory.healthy_since,
             retryable=kind is None or kind in RETRYABLE,
         )
         gave_up = None if decision.restart or decision.wait_seconds > 0 else decision.reason
+        pending = (
+            record is not None
+            and requested_for == record.driver_id
+            and requested_at is not None
+            and now - requested_at < RESTART_REQUEST_PATIENCE_SECONDS
+        )
+        request = decision.restart and not pending
+        if request and record is not None:
+            requested_for, requested_at = record.driver_id, now
     elif verdict.health is Health.HEALTHY:
         gave_up = None
-    new_state = state.model_copy(
+    new_memory = memory.model_copy(
         update={
             "previous_batches": verdict.completed_batches,
             "progress_at": verdict.progress_at,
             "healthy_since": healthy_since,
-            "restarts": [*state.restarts, now] if decision and decision.restart else state.restarts,
             "health": verdict.health.value,
             "reason": verdict.reason,
             "failure": failure,
             "gave_up": gave_up,
             "lag_ms_per_shard": lag,
             "observed_at": now,
+            "restart_requested_for": requested_for,
+            "restart_requested_at": requested_at,
         }
     )
-    save_state(spec.name, new_state)
+    backends.store.save_supervisor(new_memory)
+    in_window = len(restarts_in_window(spec, backends, now))
     metadata: dict[str, object] = {
         "health": verdict.health.value,
         "reason": verdict.reason,
@@ -180,30 +168,47 @@ def supervise(
         "avg_scheduling_delay_ms": stats.get("avgSchedulingDelay", 0) or 0,
         "avg_processing_ms": stats.get("avgProcessingTime", 0) or 0,
         "completed_batches": verdict.completed_batches,
-        "last_completed_batch": job.last_completed_batch() or "-",
         "max_lag_ms": max(lag.values()) if lag else 0,
         "lag_ms_per_shard": lag,
-        "restarts_in_window": len(
-            [t for t in new_state.restarts if now - t <= spec.supervision.restart.window_seconds]
-        ),
+        "restarts_in_window": in_window,
     }
     if record is not None:
+        if observation.running:
+            batches = monitoring.completed_batches(backends.launcher, record)
+            metadata["last_completed_batch"] = batches[0]["batchTime"] if batches else "-"
         metadata["generation"] = record.generation
         metadata["spark_ui"] = record.ui_url
     return Look(
-        state=new_state,
+        memory=new_memory,
         verdict=verdict,
         decision=decision,
+        request_restart=request,
         driver_id=record.driver_id if record else None,
+        restarts_in_window=in_window,
         metadata=metadata,
     )
 
 
-def _tail(path: str, size: int = 2_000_000) -> str:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, 2)
-            handle.seek(max(0, handle.tell() - size))
-            return handle.read().decode(errors="replace")
-    except OSError:
-        return ""
+def check_results(
+    spec: PipelineSpec, memory: SupervisorMemory, restarts_in_window: int
+) -> dict[str, tuple[bool, dict[str, Any]]]:
+    """Each asset check's pass/fail and metadata, from the supervisor's last look. Pure."""
+    limit_ms = spec.supervision.lag_limit_seconds * 1000
+    worst = max(memory.lag_ms_per_shard.values(), default=0)
+    budget = spec.supervision.restart.budget
+    return {
+        "job_healthy": (
+            memory.health in ("healthy", "stopped"),
+            {"health": memory.health, "reason": memory.reason, "failure": memory.failure or "-",
+             "observed_at": memory.observed_at or 0},
+        ),
+        "lag_under_limit": (
+            worst <= limit_ms,
+            {"max_lag_ms": worst, "limit_ms": limit_ms, "lag_ms_per_shard": memory.lag_ms_per_shard},
+        ),
+        "restarts_within_budget": (
+            memory.gave_up is None and restarts_in_window <= budget,
+            {"restarts_in_window": restarts_in_window, "budget": budget,
+             "gave_up": memory.gave_up or "-"},
+        ),
+    }  # fmt: skip

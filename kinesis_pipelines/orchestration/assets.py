@@ -1,15 +1,11 @@
 """Assets of a pipeline: the stream, the application table, the shared assembly jar, the job."""
 
-
 import dagster as dg
 from pydantic import Field
 
-from kinesis_pipelines import versions
+from kinesis_pipelines import operations, versions
 from kinesis_pipelines.assembly.build import build_assembly
-from kinesis_pipelines.pipeline import ensure_app_table
-from kinesis_pipelines.resources.dynamodb import DynamoDBAppTableResource
-from kinesis_pipelines.resources.kinesis import KinesisStreamResource
-from kinesis_pipelines.resources.spark import SparkReceiverJobResource
+from kinesis_pipelines.orchestration.resources import backends_from, resource_keys
 from kinesis_pipelines.spec import PipelineSpec
 
 ASSEMBLY_GROUP = "kinesis_asl"
@@ -19,12 +15,8 @@ def assembly_key(spark_version: str) -> dg.AssetKey:
     return dg.AssetKey(["kinesis_asl_assembly", "spark_" + spark_version.replace(".", "_")])
 
 
-def resource_keys(pipeline: str) -> dict[str, str]:
-    return {
-        "stream": f"{pipeline}__stream",
-        "app_table": f"{pipeline}__app_table",
-        "job": f"{pipeline}__spark_job",
-    }
+def job_asset_key(pipeline: str) -> dg.AssetKey:
+    return dg.AssetKey([pipeline, "streaming_job"])
 
 
 def assembly_asset(spark_version: str) -> dg.AssetsDefinition:
@@ -73,21 +65,17 @@ class AppTableConfig(dg.Config):
 def pipeline_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
     name = spec.name
     keys = resource_keys(name)
-    common = {
-        "group_name": name,
-        "owners": spec.owners or None,
-    }
+    common = {"group_name": name, "owners": spec.owners or None}
 
     @dg.asset(
         key=[name, "stream"],
         kinds={"kinesis"},
         description=f"Kinesis stream {spec.stream.name}: created if missing, never resharded here.",
-        required_resource_keys={keys["stream"]},
+        required_resource_keys={keys["stream"], keys["app_table"], keys["job"]},
         **common,
     )
     def stream(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        resource: KinesisStreamResource = getattr(context.resources, keys["stream"])
-        report = resource.ensure_stream(progress=context.log.info)
+        report = backends_from(context, spec).stream.ensure_stream(progress=context.log.info)
         if report.drift:
             context.log.warning(report.drift)
         return dg.MaterializeResult(
@@ -110,15 +98,14 @@ def pipeline_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
             f"KCL lease and checkpoint table {spec.app_table.application_name}: created on-demand "
             "if missing; checked against the stream if present."
         ),
-        required_resource_keys={keys["stream"], keys["app_table"]},
+        required_resource_keys={keys["stream"], keys["app_table"], keys["job"]},
         **common,
     )
     def app_table(context: dg.AssetExecutionContext, config: AppTableConfig) -> dg.MaterializeResult:
-        stream_resource: KinesisStreamResource = getattr(context.resources, keys["stream"])
-        table_resource: DynamoDBAppTableResource = getattr(context.resources, keys["app_table"])
-        stream_report = stream_resource.ensure_stream(progress=context.log.info)
-        report = ensure_app_table(
-            stream_resource, table_resource, stream_report, config.reset_app_table, context.log.info
+        backends = backends_from(context, spec)
+        stream_report = backends.stream.ensure_stream(progress=context.log.info)
+        report = operations.ensure_app_table(
+            spec, backends, stream_report, config.reset_app_table, context.log.info
         )
         return dg.MaterializeResult(
             metadata={
@@ -132,7 +119,7 @@ def pipeline_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
         )
 
     @dg.asset(
-        key=[name, "streaming_job"],
+        key=job_asset_key(name),
         kinds={"spark"},
         deps=[stream, app_table, assembly_key(spec.job.spark_version)],
         description=(
@@ -140,31 +127,27 @@ def pipeline_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
             "(bounded by max receivers and cores). Same spec while it runs: unchanged; changed "
             "spec: graceful stop, then a new checkpoint generation."
         ),
-        required_resource_keys={keys["stream"], keys["job"]},
+        required_resource_keys={keys["stream"], keys["app_table"], keys["job"]},
         **common,
     )
     def streaming_job(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        stream_resource: KinesisStreamResource = getattr(context.resources, keys["stream"])
-        job: SparkReceiverJobResource = getattr(context.resources, keys["job"])
-        jar = build_assembly(spec.job.spark_version, progress=context.log.info)
-        result = job.deploy(
-            len(stream_resource.open_shard_ids()), jar.path, progress=context.log.info
-        )
+        result = operations.deploy_job(spec, backends_from(context, spec), progress=context.log.info)
+        assert result.record is not None and result.plan is not None  # an operator's deploy runs
         context.log.info(result.plan.reason)
         return dg.MaterializeResult(
             metadata={
                 "action": result.action,
                 "driver_id": result.record.driver_id,
                 "application_id": result.application_id or "-",
-                "spark_ui": dg.MetadataValue.url(result.ui_url),
-                "checkpoint_dir": dg.MetadataValue.path(result.checkpoint_dir),
+                "spark_ui": dg.MetadataValue.url(result.record.ui_url),
+                "checkpoint_dir": dg.MetadataValue.path(result.record.checkpoint_dir),
                 "generation": result.record.generation,
                 "receivers": result.plan.receivers,
                 "cores": result.plan.cores,
                 "master": result.plan.master,
                 "plan": result.plan.reason,
                 "replaced_generation": result.replaced_generation or "-",
-                "driver_log": dg.MetadataValue.path(result.record.log_path),
+                "driver_log": dg.MetadataValue.path(result.record.log_location),
             }
         )
 

@@ -1,73 +1,53 @@
 """Asset checks of the streaming job: healthy, lag under the limit, restarts within budget.
-The health sensor reports them as it watches; they can also be run on demand."""
+The health sensor reports them as it watches; run on demand they read what it last saw and
+change nothing (a check never restarts, and never spends restart budget)."""
 
 import time
 
 import dagster as dg
 
-from kinesis_pipelines.orchestration.assets import resource_keys
-from kinesis_pipelines.orchestration.supervision import SupervisorState, load_state, supervise
+from kinesis_pipelines.operations import check_results
+from kinesis_pipelines.operations.supervise import restarts_in_window
+from kinesis_pipelines.orchestration.assets import job_asset_key
+from kinesis_pipelines.orchestration.resources import backends_from, resource_keys
 from kinesis_pipelines.spec import PipelineSpec
+from kinesis_pipelines.state import SupervisorMemory
 
-HEALTHY, LAG, BUDGET = "job_healthy", "lag_under_limit", "restarts_within_budget"
-
-
-def check_results(spec: PipelineSpec, state: SupervisorState) -> dict[str, tuple[bool, dict]]:
-    """Each check's pass/fail and metadata from the supervisor's last look."""
-    limit_ms = spec.supervision.lag_limit_seconds * 1000
-    worst = max(state.lag_ms_per_shard.values(), default=0)
-    window = spec.supervision.restart.window_seconds
-    recent = [t for t in state.restarts if time.time() - t <= window]
-    return {
-        HEALTHY: (
-            state.health == "healthy",
-            {"health": state.health, "reason": state.reason, "failure": state.failure or "-"},
-        ),
-        LAG: (
-            worst <= limit_ms,
-            {"max_lag_ms": worst, "limit_ms": limit_ms, "lag_ms_per_shard": state.lag_ms_per_shard},
-        ),
-        BUDGET: (
-            state.gave_up is None and len(recent) <= spec.supervision.restart.budget,
-            {"restarts_in_window": len(recent), "budget": spec.supervision.restart.budget,
-             "gave_up": state.gave_up or "-"},
-        ),
-    }
+CHECKS = {
+    "job_healthy": "The driver runs, its receivers are active and batches complete.",
+    "lag_under_limit": "Every shard is at most supervision.lag_limit_seconds behind.",
+    "restarts_within_budget": "Restarts stay within the restart budget; past it the supervisor gave up.",
+}
 
 
 def check_evaluations(
-    spec: PipelineSpec, state: SupervisorState, asset_key: dg.AssetKey
+    spec: PipelineSpec, memory: SupervisorMemory, restarts: int
 ) -> list[dg.AssetCheckEvaluation]:
     return [
-        dg.AssetCheckEvaluation(asset_key=asset_key, check_name=name, passed=passed,
-                                metadata=metadata)
-        for name, (passed, metadata) in check_results(spec, state).items()
+        dg.AssetCheckEvaluation(
+            asset_key=job_asset_key(spec.name), check_name=name, passed=passed, metadata=metadata
+        )
+        for name, (passed, metadata) in check_results(spec, memory, restarts).items()
     ]
 
 
 def pipeline_checks(spec: PipelineSpec) -> list[dg.AssetChecksDefinition]:
     keys = resource_keys(spec.name)
-    asset_key = dg.AssetKey([spec.name, "streaming_job"])
 
     def make(name: str, description: str) -> dg.AssetChecksDefinition:
         @dg.asset_check(
-            asset=asset_key, name=name, description=description,
+            asset=job_asset_key(spec.name),
+            name=name,
+            description=description,
             required_resource_keys=set(keys.values()),
         )
         def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-            supervise(
-                spec,
-                getattr(context.resources, keys["stream"]),
-                getattr(context.resources, keys["app_table"]),
-                getattr(context.resources, keys["job"]),
-            )
-            passed, metadata = check_results(spec, load_state(spec.name))[name]
+            backends = backends_from(context, spec)
+            memory = backends.store.supervisor()
+            restarts = len(restarts_in_window(spec, backends, time.time()))
+            passed, metadata = check_results(spec, memory, restarts)[name]
             return dg.AssetCheckResult(passed=passed, metadata=metadata)
 
         return _check
 
-    return [
-        make(HEALTHY, "The driver runs, its receivers are active and batches complete."),
-        make(LAG, f"Every shard is at most {spec.supervision.lag_limit_seconds:.0f} s behind."),
-        make(BUDGET, "Restarts stay within the restart budget; past it the supervisor gave up."),
-    ]
+    return [make(name, description) for name, description in CHECKS.items()]

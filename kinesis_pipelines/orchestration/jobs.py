@@ -1,15 +1,15 @@
-"""Jobs per pipeline for the Launchpad: deploy, stop (graceful) and restart from checkpoint.
-Their run config is pydantic (dg.Config), validated before anything is touched."""
+"""Jobs per pipeline for the Launchpad: deploy, stop (graceful), restart from checkpoint and
+rebalance. Their run config is pydantic (dg.Config), validated before anything is touched."""
 
+import time
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
-from kinesis_pipelines.assembly.build import build_assembly
-from kinesis_pipelines.orchestration.assets import assembly_key, resource_keys
-from kinesis_pipelines.resources.kinesis import KinesisStreamResource
-from kinesis_pipelines.resources.spark import SparkReceiverJobResource
+from kinesis_pipelines import operations
+from kinesis_pipelines.orchestration.assets import assembly_key
+from kinesis_pipelines.orchestration.resources import backends_from, resource_keys
 from kinesis_pipelines.spec import PipelineSpec
 
 PIPELINE_TAG = "kinesis_pipelines/pipeline"
@@ -34,93 +34,110 @@ class RestartConfig(dg.Config):
             "so its request and a Dagster run retry never restart twice)."
         ),
     )
+    requested_by: str = Field(
+        "operator",
+        description="'supervisor' when the health sensor asked: only those count against the budget.",
+    )
+    requested_at: float | None = Field(
+        None, description="When it was asked for: refused if the operator deployed or stopped since."
+    )
+
+
+class RebalanceConfig(dg.Config):
+    dry_run: bool | None = Field(
+        None, description="Plan and record only; unset uses the spec's rebalancing.dry_run."
+    )
+
+
+def deploy_job_name(pipeline: str) -> str:
+    return f"{pipeline}__deploy"
+
+
+def restart_job_name(pipeline: str) -> str:
+    return f"{pipeline}__restart"
+
+
+def rebalance_job_name(pipeline: str) -> str:
+    return f"{pipeline}__rebalance"
 
 
 def pipeline_jobs(spec: PipelineSpec) -> list[Any]:
     name = spec.name
-    keys = resource_keys(name)
+    keys = set(resource_keys(name).values())
     tags = {PIPELINE_TAG: name}
     deploy = dg.define_asset_job(
-        name=f"{name}__deploy",
+        name=deploy_job_name(name),
         selection=dg.AssetSelection.groups(name)
         | dg.AssetSelection.keys(assembly_key(spec.job.spark_version)),
         description=f"Create what is missing and run the streaming job of {name}.",
         tags=tags,
     )
 
-    @dg.op(name=f"{name}__stop_driver", required_resource_keys={keys["job"]})
+    @dg.op(name=f"{name}__stop_driver", required_resource_keys=keys)
     def stop_driver(context: dg.OpExecutionContext, config: StopConfig) -> None:
-        job: SparkReceiverJobResource = getattr(context.resources, keys["job"])
-        record = job.current()
-        if record is None:
+        status = operations.stop(
+            spec, backends_from(context, spec), timeout=config.timeout_seconds,
+            by=f"stop run {context.run_id[:8]}", progress=context.log.info,
+        )  # fmt: skip
+        if status is None:
             context.log.info(f"{name}: never deployed; nothing to stop")
             return
-        status = job.launcher().stop_gracefully(record, timeout=config.timeout_seconds)
-        context.log.info(f"{name}: driver {record.driver_id} {status.state.value}")
-        context.add_output_metadata({"driver_id": record.driver_id, "state": status.state.value})
+        context.log.info(f"{name}: driver {status.state.value}; recorded as stopped on request")
+        context.add_output_metadata({"state": status.state.value})
 
     @dg.job(name=f"{name}__stop", description=f"Stop {name}'s streaming job gracefully.", tags=tags)
     def stop() -> None:
         stop_driver()
 
-    @dg.op(
-        name=f"{name}__restart_driver",
-        required_resource_keys={keys["job"], keys["stream"]},
-    )
+    @dg.op(name=f"{name}__restart_driver", required_resource_keys=keys)
     def restart_driver(context: dg.OpExecutionContext, config: RestartConfig) -> None:
-        job: SparkReceiverJobResource = getattr(context.resources, keys["job"])
-        stream: KinesisStreamResource = getattr(context.resources, keys["stream"])
         if config.reason:
             context.log.info(f"{name}: restart requested: {config.reason}")
-        jar = build_assembly(spec.job.spark_version, progress=context.log.info)
-        result = job.deploy(
-            len(stream.open_shard_ids()), jar.path, progress=context.log.info, restart=True,
-            expected_driver_id=config.expected_driver_id, graceful=config.graceful,
+        result = operations.restart(
+            spec,
+            backends_from(context, spec),
+            expected_driver_id=config.expected_driver_id,
+            graceful=config.graceful,
+            requested_by="supervisor" if config.requested_by == "supervisor" else "operator",
+            requested_at=config.requested_at,
+            progress=context.log.info,
         )
-        if result.recovered_from_checkpoint:
-            context.log.info(f"{name}: resumed from the Spark checkpoint {result.checkpoint_dir}")
-        else:
-            context.log.info(
-                f"{name}: new checkpoint generation {result.record.generation}; KCL resumes each "
-                "shard from the lease table"
+        metadata: dict[str, object] = {"action": result.action, "reason": result.reason}
+        if result.record is not None and result.action in ("restarted", "replaced", "started"):
+            if result.recovered_from_checkpoint:
+                context.log.info(f"{name}: resumed from the Spark checkpoint {result.record.checkpoint_dir}")
+            else:
+                context.log.info(
+                    f"{name}: new checkpoint generation {result.record.generation}; KCL resumes "
+                    "each shard from the lease table"
+                )
+            metadata.update(
+                recovered_from_checkpoint=result.recovered_from_checkpoint,
+                driver_id=result.record.driver_id,
+                generation=result.record.generation,
+                checkpoint_dir=result.record.checkpoint_dir,
+                spark_ui=dg.MetadataValue.url(result.record.ui_url),
             )
-        context.add_output_metadata(
-            {
-                "action": result.action,
-                "recovered_from_checkpoint": result.recovered_from_checkpoint,
-                "driver_id": result.record.driver_id,
-                "generation": result.record.generation,
-                "checkpoint_dir": result.checkpoint_dir,
-                "spark_ui": dg.MetadataValue.url(result.ui_url),
-            }
-        )
+        context.add_output_metadata(metadata)
 
     @dg.job(
-        name=f"{name}__restart",
+        name=restart_job_name(name),
         description=f"Restart {name}'s driver from its Spark checkpoint and KCL positions.",
         tags=tags,
     )
     def restart() -> None:
         restart_driver()
 
-    class RebalanceConfig(dg.Config):
-        dry_run: bool | None = Field(
-            None, description="Plan and record only; unset uses the spec's rebalancing.dry_run."
-        )
-
-    @dg.op(name=f"{name}__rebalance_capacity", required_resource_keys=set(keys.values()))
+    @dg.op(name=f"{name}__rebalance_capacity", required_resource_keys=keys)
     def rebalance_capacity(context: dg.OpExecutionContext, config: RebalanceConfig) -> None:
-        from kinesis_pipelines.orchestration.rebalancing import rebalance
-
-        outcome = rebalance(
-            spec,
-            getattr(context.resources, keys["stream"]),
-            getattr(context.resources, keys["app_table"]),
-            getattr(context.resources, keys["job"]),
-            dry_run=config.dry_run,
+        outcome = operations.rebalance(
+            spec, backends_from(context, spec), now=time.time(), dry_run=config.dry_run,
             progress=context.log.info,
-        )
+        )  # fmt: skip
         plan = outcome.plan
+        if plan is None or outcome.metrics is None:
+            context.add_output_metadata({"action": "skipped", "reason": outcome.skipped or "-"})
+            return
         context.add_output_metadata({
             "action": plan.action,
             "applied": outcome.applied,
@@ -138,10 +155,10 @@ def pipeline_jobs(spec: PipelineSpec) -> list[Any]:
             "max_lag_seconds": round(outcome.metrics.max_lag_seconds, 1),
             "metrics_source": outcome.metrics.source,
             "dry_run": plan.dry_run,
-        })
+        })  # fmt: skip
 
     @dg.job(
-        name=f"{name}__rebalance",
+        name=rebalance_job_name(name),
         description=f"Measure {name}, reshard its stream within Kinesis's limits and resize its receivers.",
         tags=tags,
     )
@@ -149,20 +166,3 @@ def pipeline_jobs(spec: PipelineSpec) -> list[Any]:
         rebalance_capacity()
 
     return [deploy, stop, restart, rebalance_job]
-
-
-def rebalance_schedule(spec: PipelineSpec, job: dg.JobDefinition) -> dg.ScheduleDefinition:
-    policy = spec.rebalancing
-    return dg.ScheduleDefinition(
-        name=f"{spec.name}__rebalance_schedule",
-        cron_schedule=policy.schedule,
-        job=job,
-        default_status=(
-            dg.DefaultScheduleStatus.RUNNING if policy.enabled else dg.DefaultScheduleStatus.STOPPED
-        ),
-        description=f"Rebalance {spec.name}'s shards and receivers ({policy.schedule}).",
-    )
-
-
-def job_named(jobs: list[Any], name: str) -> dg.JobDefinition:
-    return next(job for job in jobs if getattr(job, "name", "") == name)

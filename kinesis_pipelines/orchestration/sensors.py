@@ -1,57 +1,54 @@
 """The health sensor of a pipeline: every 5 s it looks at the job, records what it saw on the
 streaming-job asset (observations Dagster plots over time), reports the asset checks, and asks
-for a restart run when the job failed or stalled and the restart policy allows one."""
+for a restart run when the job failed or stalled and the restart policy allows one. A job
+stopped on request is left alone."""
 
 import dagster as dg
 
-from kinesis_pipelines.orchestration.assets import resource_keys
+from kinesis_pipelines import operations
+from kinesis_pipelines.orchestration.assets import job_asset_key
 from kinesis_pipelines.orchestration.checks import check_evaluations
-from kinesis_pipelines.orchestration.jobs import PIPELINE_TAG
-from kinesis_pipelines.orchestration.supervision import supervise
+from kinesis_pipelines.orchestration.jobs import PIPELINE_TAG, restart_job_name
+from kinesis_pipelines.orchestration.resources import backends_from, resource_keys
 from kinesis_pipelines.spec import PipelineSpec
 
 HEALTH_SECONDS = 5
 
 
-def health_sensor(spec: PipelineSpec, restart_job: dg.JobDefinition) -> dg.SensorDefinition:
-    keys = resource_keys(spec.name)
-    asset_key = dg.AssetKey([spec.name, "streaming_job"])
-
+def health_sensor(spec: PipelineSpec) -> dg.SensorDefinition:
     @dg.sensor(
         name=f"{spec.name}__health",
-        job=restart_job,
+        job_name=restart_job_name(spec.name),
         minimum_interval_seconds=HEALTH_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        required_resource_keys=set(keys.values()),
+        required_resource_keys=set(resource_keys(spec.name).values()),
         description=(
             f"Watches {spec.name}'s driver, receivers, batches and lag; restarts it from its "
             "checkpoints when it fails or stalls, within the restart policy."
         ),
     )
     def health(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-        look = supervise(
-            spec,
-            getattr(context.resources, keys["stream"]),
-            getattr(context.resources, keys["app_table"]),
-            getattr(context.resources, keys["job"]),
-        )
+        look = operations.supervise(spec, backends_from(context, spec))
         if look.driver_id is None:
             return dg.SkipReason(f"{spec.name}: not deployed")
         metadata = {**look.metadata}
         if "spark_ui" in metadata:
             metadata["spark_ui"] = dg.MetadataValue.url(str(metadata["spark_ui"]))
-        events: list = [dg.AssetObservation(asset_key=asset_key, metadata=metadata)]
-        events += check_evaluations(spec, look.state, asset_key)
+        events: list[dg.AssetObservation | dg.AssetCheckEvaluation] = [
+            dg.AssetObservation(asset_key=job_asset_key(spec.name), metadata=metadata)
+        ]
+        events += check_evaluations(spec, look.memory, look.restarts_in_window)
+        if look.decision is not None:
+            context.log.info(
+                f"{spec.name}: {look.verdict.health.value} ({look.verdict.reason}); "
+                f"{look.decision.reason}"
+            )
         run_requests = []
-        decision = look.decision
-        if decision is not None:
-            context.log.info(f"{spec.name}: {look.verdict.health.value} ({look.verdict.reason}); "
-                             f"{decision.reason}")
-        if decision is not None and decision.restart:
-            attempt = len(look.state.restarts)
+        if look.request_restart:
+            requested_at = look.memory.restart_requested_at
             run_requests.append(
                 dg.RunRequest(
-                    run_key=f"{look.driver_id}-restart-{attempt}",
+                    run_key=f"{look.driver_id}-restart-{requested_at:.0f}",
                     run_config={
                         "ops": {
                             f"{spec.name}__restart_driver": {
@@ -60,6 +57,8 @@ def health_sensor(spec: PipelineSpec, restart_job: dg.JobDefinition) -> dg.Senso
                                     "expected_driver_id": look.driver_id,
                                     # a hung driver cannot finish a last batch: kill it
                                     "graceful": look.verdict.health.value != "stalled",
+                                    "requested_by": "supervisor",
+                                    "requested_at": requested_at,
                                 }
                             }
                         }
@@ -67,7 +66,7 @@ def health_sensor(spec: PipelineSpec, restart_job: dg.JobDefinition) -> dg.Senso
                     tags={
                         PIPELINE_TAG: spec.name,
                         "kinesis_pipelines/health": look.verdict.health.value,
-                        "kinesis_pipelines/failure": look.state.failure or "-",
+                        "kinesis_pipelines/failure": look.memory.failure or "-",
                     },
                 )
             )

@@ -53,6 +53,7 @@ class Observation(BaseModel):
 
     deployed: bool
     running: bool
+    stop_requested: bool = False  # an operator asked for a stop: nothing may bring it back
     exit_code: int | None = None
     stopped_on_purpose: bool = False
     api_responding: bool = False
@@ -85,6 +86,10 @@ def classify(
     if not observation.deployed:
         return HealthVerdict(health=Health.NOT_DEPLOYED, reason="never deployed",
                              progress_at=None, completed_batches=0)
+    if observation.stop_requested:
+        state = "stopping" if observation.running else "stopped"
+        return HealthVerdict(health=Health.STOPPED, reason=f"{state} on request; not restarted",
+                             progress_at=progress_at, completed_batches=previous_batches)
     if not observation.running:
         if observation.stopped_on_purpose or observation.exit_code == 0:
             return HealthVerdict(health=Health.STOPPED, reason="stopped on purpose",

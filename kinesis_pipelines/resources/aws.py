@@ -7,8 +7,7 @@ from typing import Any, ClassVar
 import dagster as dg
 from pydantic import Field
 
-from kinesis_pipelines.aws import AwsConnection, make_client
-from kinesis_pipelines.spec import EMBEDDED
+from kinesis_pipelines.aws.connection import AwsConnection, Service, connect, make_client
 
 
 class AwsServiceResource(dg.ConfigurableResource):
@@ -24,26 +23,18 @@ class AwsServiceResource(dg.ConfigurableResource):
     external_id_env: str | None = Field(None, description="Env var holding the STS external id.")
     max_attempts: int = Field(8, description="boto3 attempts per call (adaptive back-off).")
 
-    service: ClassVar[str] = ""
+    service: ClassVar[Service]
 
     def connection(self) -> AwsConnection:
-        embedded = self.endpoint_url == EMBEDDED
-        endpoint, ca_bundle = self.endpoint_url, None
-        if embedded:
-            from kinesis_pipelines.emulators.local_aws import running_state
-
-            state = running_state()
-            endpoint, ca_bundle = state.endpoint(self.service), state.ca_bundle
-        return AwsConnection(
-            region=self.region_name,
-            **{f"{self.service}_endpoint": endpoint},
-            ca_bundle=ca_bundle,
+        return connect(
+            self.region_name,
+            {self.service: self.endpoint_url},
             role_arn=self.role_arn,
             session_name=self.session_name,
             external_id_env=self.external_id_env,
-            embedded=embedded,
             max_attempts=self.max_attempts,
         )
 
     def client(self) -> Any:
+        """The boto3 client (cached per connection by `make_client`)."""
         return make_client(self.service, self.connection())

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from kinesis_pipelines.cli import main
-from kinesis_pipelines.orchestration.project import load_project_definitions
+from kinesis_pipelines.definitions import load_project_definitions
 
 CORPUS = Path(__file__).with_name("corpus")
 SINGLE = sorted((CORPUS / "single").iterdir())
@@ -43,7 +43,7 @@ def make_project(tmp_path: Path, pipelines: dict[str, Path]) -> tuple[Path, str]
             """
             from pathlib import Path
             import dagster as dg
-            from kinesis_pipelines.orchestration.project import load_project_definitions
+            from kinesis_pipelines.definitions import load_project_definitions
 
             @dg.definitions
             def defs() -> dg.Definitions:

@@ -4,8 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kinesis_pipelines.launch.local import LocalProcessLauncher
-from kinesis_pipelines.pipeline import resources_for
+from kinesis_pipelines.operations import backends_for
 from kinesis_pipelines.spec import PipelineSpec
 
 
@@ -15,6 +14,7 @@ def cleanup_drivers() -> Iterator[list[PipelineSpec]]:
     specs: list[PipelineSpec] = []
     yield specs
     for spec in specs:
-        record = resources_for(spec).job.current()
+        backends = backends_for(spec)
+        record = backends.store.driver()
         if record is not None:
-            LocalProcessLauncher().kill(record)
+            backends.launcher.kill(record)

@@ -10,11 +10,11 @@ import dagster as dg
 import requests
 
 from kinesis_pipelines.app.sinks import read_output
-from kinesis_pipelines.launch.submit import resolve_path
+from kinesis_pipelines.operations import backends_for, monitoring
 from kinesis_pipelines.orchestration import build_definitions
-from kinesis_pipelines.pipeline import resources_for
 from kinesis_pipelines.producer import Accounting, account
 from kinesis_pipelines.spec import PipelineSpec
+from kinesis_pipelines.state import resolve_path
 
 
 def make_spec(name: str, shards: int, **job: Any) -> PipelineSpec:
@@ -79,14 +79,7 @@ def wait_all_out(spec: PipelineSpec, ids: list[str], timeout: float = 150.0) -> 
 
 
 def active_receivers(spec: PipelineSpec) -> list[dict[str, Any]]:
-    job = resources_for(spec).job
-    record = job.current()
+    backends = backends_for(spec)
+    record = backends.store.driver()
     assert record is not None
-    info = job.streaming_statistics()
-    if info is None:
-        return []
-    app = requests.get(f"{record.ui_url}/api/v1/applications", timeout=3).json()[0]["id"]
-    receivers = requests.get(
-        f"{record.ui_url}/api/v1/applications/{app}/streaming/receivers", timeout=3
-    ).json()
-    return [r for r in receivers if r.get("isActive")]
+    return [r for r in monitoring.receivers(backends.launcher, record) if r.get("isActive")]

@@ -9,7 +9,7 @@ import time
 import dagster as dg
 
 from kinesis_pipelines.orchestration import build_definitions
-from kinesis_pipelines.pipeline import resources_for
+from kinesis_pipelines.operations import backends_for
 from kinesis_pipelines.spec import PipelineSpec
 
 
@@ -55,11 +55,11 @@ class Supervisor:
 
 
 def kill_driver(spec: PipelineSpec, sig: signal.Signals = signal.SIGKILL) -> int:
-    record = resources_for(spec).job.current()
+    record = backends_for(spec).store.driver()
     assert record is not None and record.pid is not None
     if sig == signal.SIGSTOP:
         # stop the JVM and the Python driver, not the shell: a hung driver, not a dead one
-        for pid in _group(record.pid):
+        for pid in group_members(record.pid):
             if pid != record.pid:
                 os.kill(pid, signal.SIGSTOP)
     else:
@@ -67,7 +67,7 @@ def kill_driver(spec: PipelineSpec, sig: signal.Signals = signal.SIGKILL) -> int
     return record.pid
 
 
-def _group(pgid: int) -> list[int]:
+def group_members(pgid: int) -> list[int]:
     members = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():

@@ -15,6 +15,7 @@ import pytest
 from dagster import DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient
 
+from kinesis_pipelines.operations import backends_for
 from kinesis_pipelines.processes import alive, free_port, start_group, stop_group, wait_for_port
 from kinesis_pipelines.producer import put_all, unique_ids
 from kinesis_pipelines.spec import load_spec
@@ -101,13 +102,11 @@ def test_deploy_and_stop_from_the_graphql_api(dagster_services, cleanup_drivers)
     run_id = client.submit_job_execution("records__deploy", repository_location_name=LOCATION)
     assert wait_run(client, run_id) is DagsterRunStatus.SUCCESS
 
-    from kinesis_pipelines.pipeline import resources_for
-
-    resources = resources_for(spec)
-    record = resources.job.current()
+    backends = backends_for(spec)
+    record = backends.store.driver()
     assert record is not None and record.pid is not None and alive(record.pid)
     ids = unique_ids(f"ui{int(time.time())}", 2_000)
-    put_all(resources.stream.client(), spec.stream.name, ids)
+    put_all(backends.stream.client, spec.stream.name, ids)
     tally = wait_all_out(spec, ids)
     assert tally.lost == 0, tally
 
@@ -118,7 +117,7 @@ def test_deploy_and_stop_from_the_graphql_api(dagster_services, cleanup_drivers)
     assert wait_run(client, stop_id) is DagsterRunStatus.SUCCESS
     assert not alive(record.pid)
     assert not _group_members(record.pid), "a Spark process outlived the stop"
-    assert resources.job.status()[1].state.value == "FINISHED"
+    assert backends.launcher.status(record).state.value == "FINISHED"
 
 
 def _group_members(pgid: int) -> list[int]:

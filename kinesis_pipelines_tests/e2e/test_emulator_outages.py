@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kinesis_pipelines.emulators.local_aws import LocalAws
-from kinesis_pipelines.pipeline import resources_for
+from kinesis_pipelines import operations
 from kinesis_pipelines.producer import put_all, unique_ids
 from kinesis_pipelines_tests.e2e.helpers import make_spec, materialize, wait_all_out
 
@@ -37,12 +37,13 @@ def test_job_rides_out_an_emulator_restart(  # type: ignore[no-untyped-def]
     cleanup_drivers.append(spec)
     materialize(spec)
     ids = unique_ids(f"outage-{service}", 1_000)
-    put_all(resources_for(spec).stream.client(), spec.stream.name, ids[:500])
+    backends = operations.backends_for(spec)
+    put_all(backends.stream.client, spec.stream.name, ids[:500])
     assert wait_all_out(spec, ids[:500]).lost == 0
     time.sleep(2)  # kinesis-mock saves its data every second
     own_aws.restart_service(service)
-    put_all(resources_for(spec).stream.client(), spec.stream.name, ids[500:])
+    put_all(backends.stream.client, spec.stream.name, ids[500:])
     tally = wait_all_out(spec, ids, timeout=240)
     print(f"after a {service} restart: {tally.model_dump()}")
     assert tally.lost == 0, tally
-    resources_for(spec).job.stop()
+    operations.stop(spec, backends)

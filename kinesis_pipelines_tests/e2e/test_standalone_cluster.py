@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kinesis_pipelines.launch.standalone_cluster import StandaloneCluster
-from kinesis_pipelines.pipeline import resources_for
+from kinesis_pipelines_tests.support.standalone_cluster import StandaloneCluster
+from kinesis_pipelines import operations
 from kinesis_pipelines.producer import put_all, unique_ids
 from kinesis_pipelines_tests.e2e.helpers import (
     active_receivers,
@@ -40,8 +40,9 @@ def test_standalone_cluster_consumes_every_record(  # type: ignore[no-untyped-de
     receivers = wait_for(lambda: active_receivers(spec), 150, "receivers on the cluster")
     assert {r["executorId"] for r in receivers} != {"driver"}  # they run in an executor
     ids = unique_ids("cluster", 3_000)
-    put_all(resources_for(spec).stream.client(), spec.stream.name, ids)
+    backends = operations.backends_for(spec)
+    put_all(backends.stream.client, spec.stream.name, ids)
     tally = wait_all_out(spec, ids)
     print(f"accounting on the cluster: {tally.model_dump()}")
     assert tally.lost == 0, tally
-    resources_for(spec).job.stop()
+    operations.stop(spec, backends)

@@ -11,11 +11,12 @@ import dagster as dg
 import pytest
 
 from kinesis_pipelines.errors import LaunchError
-from kinesis_pipelines.pipeline import resources_for
+from kinesis_pipelines import operations
+from kinesis_pipelines.operations import backends_for
 from kinesis_pipelines.processes import alive
 from kinesis_pipelines.producer import put_all, unique_ids
 from kinesis_pipelines_tests.e2e.helpers import make_spec, materialize, wait_all_out, wait_for
-from kinesis_pipelines_tests.e2e.supervision_helpers import Supervisor, _group, kill_driver
+from kinesis_pipelines_tests.e2e.supervision_helpers import Supervisor, group_members, kill_driver
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +35,8 @@ def test_sigkill_three_times_loses_nothing(local_aws, assembly_jar, cleanup_driv
     cleanup_drivers.append(spec)
     materialize(spec)
     supervisor = Supervisor(spec, dg.DagsterInstance.ephemeral())
-    client = resources_for(spec).stream.client()
+    backends = backends_for(spec)
+    client = backends.stream.client
     ids = unique_ids("kill", 4_000)
     for round_ in range(3):
         chunk = ids[round_ * 1000:(round_ + 1) * 1000]
@@ -48,14 +50,16 @@ def test_sigkill_three_times_loses_nothing(local_aws, assembly_jar, cleanup_driv
             # the same request again (a Dagster run retry, a second sensor tick) changes nothing
             again = supervisor.rerun_last()
             assert again == "unchanged"
-        record = resources_for(spec).job.current()
+        record = backends.store.driver()
         assert record is not None and record.pid != old and alive(record.pid)
     put_all(client, spec.stream.name, ids[3000:])
     tally = wait_all_out(spec, ids, timeout=240)
     print(f"after 3 SIGKILLs: {tally.model_dump()}")
     assert tally.lost == 0, tally
     assert tally.duplicates <= 3 * 1000  # at most what arrived since the last KCL checkpoint, per kill
+    # the repeated request restarted nothing, so three restarts count against the budget
     assert len(supervisor.restart_runs) == 3
+    assert len(backends.store.restarts().times) == 3
 
 
 def test_stalled_driver_is_replaced_and_no_second_survives(  # type: ignore[no-untyped-def]
@@ -66,15 +70,17 @@ def test_stalled_driver_is_replaced_and_no_second_survives(  # type: ignore[no-u
     materialize(spec)
     supervisor = Supervisor(spec, dg.DagsterInstance.ephemeral())
     ids = unique_ids("stall", 1_000)
-    put_all(resources_for(spec).stream.client(), spec.stream.name, ids[:500])
+    backends = backends_for(spec)
+    put_all(backends.stream.client, spec.stream.name, ids[:500])
     wait_for(lambda: wait_all_out(spec, ids[:500], timeout=1).lost == 0, 120, "first half out")
     supervisor.tick()  # a healthy look first, so progress is known
     old = kill_driver(spec, signal.SIGSTOP)
     supervisor.tick_until_restarted()
-    state = resources_for(spec).job
-    assert not _group(old) or not any(alive(p) for p in _group(old)), "the stalled driver survived"
-    assert state.current().pid != old
-    put_all(resources_for(spec).stream.client(), spec.stream.name, ids[500:])
+    survivors = [p for p in group_members(old) if alive(p)]
+    assert not survivors, "the stalled driver survived"
+    record = backends.store.driver()
+    assert record is not None and record.pid != old
+    put_all(backends.stream.client, spec.stream.name, ids[500:])
     tally = wait_all_out(spec, ids, timeout=180)
     assert tally.lost == 0, tally
 
@@ -86,17 +92,46 @@ def test_processor_failing_every_batch_is_not_restarted_forever(  # type: ignore
     cleanup_drivers.append(spec)
     materialize(spec)
     supervisor = Supervisor(spec, dg.DagsterInstance.ephemeral())
-    put_all(resources_for(spec).stream.client(), spec.stream.name, unique_ids("fail", 10))
-    job = resources_for(spec).job
-    wait_for(lambda: job.status()[1].state.value == "FAILED", 180, "the driver to fail")
+    backends = backends_for(spec)
+    put_all(backends.stream.client, spec.stream.name, unique_ids("fail", 10))
+    record = backends.store.driver()
+    assert record is not None
+    wait_for(lambda: backends.launcher.status(record).state.value == "FAILED", 180, "the driver to fail")
     for _ in range(5):
         supervisor.tick()
     assert supervisor.restart_runs == []
-    from kinesis_pipelines.orchestration.supervision import load_state
-
-    state = load_state(spec.name)
+    state = backends.store.supervisor()
     assert state.failure == "processor_error"
     assert state.gave_up and "deterministic" in state.gave_up
+
+
+def test_a_stop_stays_stopped_and_refuses_an_earlier_restart_request(  # type: ignore[no-untyped-def]
+    local_aws, assembly_jar, cleanup_drivers
+) -> None:
+    spec = supervised_spec("stays_stopped")
+    cleanup_drivers.append(spec)
+    materialize(spec)
+    backends = backends_for(spec)
+    supervisor = Supervisor(spec, dg.DagsterInstance.ephemeral())
+    record = backends.store.driver()
+    assert record is not None
+    asked_before_the_stop = time.time()
+    stop = supervisor.defs.get_job_def(f"{spec.name}__stop")
+    assert stop.execute_in_process(instance=supervisor.instance).success
+    assert not alive(record.pid or 0)
+    for _ in range(4):  # the sensor sees a stopped job, not a failed one
+        supervisor.tick()
+        time.sleep(1)
+    assert supervisor.restart_runs == []
+    assert backends.store.supervisor().health == "stopped"
+    # a restart the sensor had asked for before the stop arrives late: refused
+    late = operations.restart(
+        spec, backends, expected_driver_id=record.driver_id, requested_by="supervisor",
+        requested_at=asked_before_the_stop,
+    )  # fmt: skip
+    assert late.action == "refused", late
+    assert backends.store.driver() == record and not alive(record.pid or 0)
+    assert backends.store.restarts().times == []
 
 
 def test_two_deploys_at_once_leave_exactly_one_driver(  # type: ignore[no-untyped-def]
@@ -104,15 +139,12 @@ def test_two_deploys_at_once_leave_exactly_one_driver(  # type: ignore[no-untype
 ) -> None:
     spec = supervised_spec("twice")
     cleanup_drivers.append(spec)
-    resources = resources_for(spec)
-    resources.stream.ensure_stream()
+    backends_for(spec).stream.ensure_stream()
     results: list[object] = []
 
     def deploy() -> None:
         try:
-            results.append(
-                resources_for(spec).job.deploy(2, assembly_jar.path)
-            )
+            results.append(operations.deploy_job(spec, backends_for(spec), assembly=assembly_jar))
         except LaunchError as exc:
             results.append(exc)
 

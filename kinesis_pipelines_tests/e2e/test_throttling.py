@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from kinesis_pipelines.launch.base import DriverState
-from kinesis_pipelines.pipeline import resources_for
+from kinesis_pipelines import operations
+from kinesis_pipelines.launch import DriverState
 from kinesis_pipelines.processes import free_port, start_group, stop_group, wait_for_port
 from kinesis_pipelines.producer import put_all, unique_ids
 from kinesis_pipelines_tests.e2e.helpers import make_spec, materialize, wait_all_out
@@ -59,7 +59,8 @@ def test_job_keeps_going_under_throttling(fault_proxies, assembly_jar, cleanup_d
     cleanup_drivers.append(spec)
     materialize(spec)
     ids = unique_ids("throttled", 3_000)
-    put_all(resources_for(spec).stream.client(), spec.stream.name, ids)
+    backends = operations.backends_for(spec)
+    put_all(backends.stream.client, spec.stream.name, ids)
     tally = wait_all_out(spec, ids, timeout=240)
     print(f"under throttling: {tally.model_dump()}")
     assert tally.lost == 0, tally
@@ -67,9 +68,9 @@ def test_job_keeps_going_under_throttling(fault_proxies, assembly_jar, cleanup_d
     dynamodb_faults = requests.get(fault_proxies["dynamodb"], timeout=5, verify=False).json()
     print(f"injected: GetRecords {kinesis_faults}, UpdateItem {dynamodb_faults}")
     assert kinesis_faults["throttled"] > 0 and dynamodb_faults["throttled"] > 0
-    job = resources_for(spec).job
-    assert job.status()[1].state is DriverState.RUNNING
-    job.stop()
+    record = backends.store.driver()
+    assert record is not None and backends.launcher.status(record).state is DriverState.RUNNING
+    operations.stop(spec, backends)
 
 
 def _listening_port(pid: int) -> int:

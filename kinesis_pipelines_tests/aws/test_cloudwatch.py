@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import datetime
 
+import time
+
 from kinesis_pipelines.aws import make_client, resolve_connection
-from kinesis_pipelines.orchestration.rebalancing import cloudwatch_metrics
+from kinesis_pipelines.aws.cloudwatch import stream_metrics
 from kinesis_pipelines_tests.e2e.helpers import make_spec
 
 
 def test_cloudwatch_metrics_are_preferred(local_aws) -> None:  # type: ignore[no-untyped-def]
     spec = make_spec("cw_metrics", shards=2)
-    assert cloudwatch_metrics(spec) is None  # nothing published for this stream yet
     client = make_client("cloudwatch", resolve_connection(spec))
+    assert stream_metrics(client, spec.stream.name, time.time()) is None  # nothing published yet
     now = datetime.datetime.now(datetime.timezone.utc)
     dims = [{"Name": "StreamName", "Value": spec.stream.name}]
     client.put_metric_data(Namespace="AWS/Kinesis", MetricData=[
@@ -22,7 +24,7 @@ def test_cloudwatch_metrics_are_preferred(local_aws) -> None:  # type: ignore[no
         {"MetricName": "GetRecords.IteratorAgeMilliseconds", "Dimensions": dims, "Timestamp": now,
          "Value": 12_000},
     ])
-    metrics = cloudwatch_metrics(spec)
+    metrics = stream_metrics(client, spec.stream.name, time.time())
     assert metrics is not None and metrics.source.startswith("cloudwatch")
     assert metrics.incoming_records_per_s == 1_500
     assert metrics.incoming_bytes_per_s == 100_000

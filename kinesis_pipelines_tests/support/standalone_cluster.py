@@ -1,6 +1,6 @@
-"""A Spark standalone cluster on this machine (master and workers on 127.0.0.1), started from the
-pip pyspark's `spark-class`, which lacks sbin/start-master.sh. For tests and laptops; a real
-cluster is only a `spark://host:port` master in the spec."""
+"""A Spark standalone cluster on this machine for the tests (master and workers on 127.0.0.1),
+started from the pip pyspark's `spark-class`, which lacks sbin/start-master.sh. A real cluster is only a
+`spark://host:port` master in the spec."""
 
 from __future__ import annotations
 

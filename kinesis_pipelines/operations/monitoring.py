@@ -1,0 +1,34 @@
+"""Reading a running driver's monitoring API (Spark's REST API on the driver's UI port)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from kinesis_pipelines.launch import DriverRecord, Launcher
+
+
+def driver_api(launcher: Launcher, record: DriverRecord, path: str, timeout: float = 3.0) -> Any:
+    """GET `path` under the driver's application, or None while it has nothing to give."""
+    info = launcher.driver_info(record)
+    if info is None:
+        return None
+    url = f"{record.ui_url}/api/v1/applications/{info.application_id}/{path}"
+    try:
+        response = requests.get(url, timeout=timeout)
+    except requests.RequestException:
+        return None
+    return response.json() if response.ok else None
+
+
+def streaming_statistics(launcher: Launcher, record: DriverRecord) -> dict[str, Any] | None:
+    return driver_api(launcher, record, "streaming/statistics")
+
+
+def completed_batches(launcher: Launcher, record: DriverRecord) -> list[dict[str, Any]]:
+    return driver_api(launcher, record, "streaming/batches?status=COMPLETED") or []
+
+
+def receivers(launcher: Launcher, record: DriverRecord) -> list[dict[str, Any]]:
+    return driver_api(launcher, record, "streaming/receivers") or []

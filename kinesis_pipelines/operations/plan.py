@@ -1,0 +1,98 @@
+"""What a deploy would create and submit. Reads AWS when it can; never changes anything."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from kinesis_pipelines.assembly.build import cached_jar_path
+from kinesis_pipelines.aws.connection import AwsConnection, spec_endpoints
+from kinesis_pipelines.errors import KinesisPipelinesError
+from kinesis_pipelines.launch.submit import build_submit_request, render_command
+from kinesis_pipelines.operations.backends import Backends
+from kinesis_pipelines.operations.deploy import receiver_plan
+from kinesis_pipelines.spec import EMBEDDED, PipelineSpec
+from kinesis_pipelines.validation import check_processor
+
+
+class PlanReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    pipeline: str
+    stream: str
+    stream_exists: bool | None
+    open_shards: int
+    shards_source: str
+    application_table: str
+    receivers: int
+    cores: int
+    master: str
+    reason: str
+    generation: str
+    assembly_jar: str
+    spark_submit: str
+    notes: list[str]
+
+
+def plan(spec: PipelineSpec, backends: Backends) -> PlanReport:
+    check_processor(spec.job.processor)
+    notes: list[str] = []
+    stream_exists: bool | None
+    try:
+        connection = backends.connection
+    except KinesisPipelinesError as exc:
+        notes.append(str(exc))
+        connection = _placeholder_connection(spec)
+        stream_exists, open_shards = None, spec.stream.shards
+        source = "the spec (AWS not reachable to check)"
+    else:
+        try:
+            summary = backends.stream.describe()
+            stream_exists = summary is not None
+            if summary is not None:
+                open_shards = len(backends.stream.open_shard_ids())
+                source = "open shards of the existing stream"
+            else:
+                open_shards, source = spec.stream.shards, "the spec (the stream would be created)"
+        except KinesisPipelinesError as exc:
+            stream_exists = None
+            open_shards, source = spec.stream.shards, "the spec (AWS not reachable to check)"
+            notes.append(f"could not look at the stream: {exc}")
+    plan_ = receiver_plan(spec, open_shards)
+    jar = cached_jar_path(spec.job.spark_version)
+    if not jar.exists():
+        notes.append("the assembly jar is not built yet; a deploy builds it with Maven")
+    request = build_submit_request(
+        spec, plan_, connection, str(jar), ui_port=4040, control_root=backends.store.root / "generations"
+    )
+    return PlanReport(
+        pipeline=spec.name,
+        stream=spec.stream.name,
+        stream_exists=stream_exists,
+        open_shards=open_shards,
+        shards_source=source,
+        application_table=spec.app_table.application_name,
+        receivers=plan_.receivers,
+        cores=plan_.cores,
+        master=plan_.master,
+        reason=plan_.reason,
+        generation=request.generation,
+        assembly_jar=str(jar),
+        spark_submit=render_command(request),
+        notes=notes,
+    )
+
+
+def _placeholder_connection(spec: PipelineSpec) -> AwsConnection:
+    """Endpoints to show when the embedded AWS is not running to resolve them."""
+    shown = {
+        service: ("https://<embedded>" if url == EMBEDDED else url)
+        for service, url in spec_endpoints(spec).items()
+        if url
+    }
+    return AwsConnection(
+        region=spec.stream.region,
+        endpoints=shown,
+        role_arn=spec.credentials.role_arn,
+        session_name=spec.credentials.session_name,
+        external_id_env=spec.credentials.external_id_env,
+    )
