@@ -153,8 +153,8 @@ def cmd_local_aws(args: argparse.Namespace) -> int:
     from kinesis_pipelines.emulators.local_aws import LocalAws, read_state
 
     if args.action == "start":
-        state = LocalAws().start()
-        print(state.model_dump_json(indent=2, exclude={"pids"}))
+        started = LocalAws().start()
+        print(started.model_dump_json(indent=2, exclude={"pids"}))
     elif args.action == "stop":
         LocalAws().stop(force=True)
         print("embedded AWS stopped")
@@ -176,12 +176,20 @@ def cmd_assembly(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from kinesis_pipelines.demo import run_demo
 
-    summary = run_demo(
-        duration=args.duration, rate=args.rate, shards=args.shards, say=_say(False)
-    )
+    summary = run_demo(duration=args.duration, rate=args.rate, shards=args.shards, say=_say(False))
     print("\nsummary:")
-    for key in ("produced", "processed", "lost", "duplicates", "shards", "receivers", "cores",
-                "submit_to_first_batch_seconds", "records_per_second", "driver_exit"):
+    for key in (
+        "produced",
+        "processed",
+        "lost",
+        "duplicates",
+        "shards",
+        "receivers",
+        "cores",
+        "submit_to_first_batch_seconds",
+        "records_per_second",
+        "driver_exit",
+    ):
         print(f"  {key:<31} {summary[key]}")
     if args.json:
         print(json.dumps(summary))
@@ -211,8 +219,10 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     print(f"receivers       {plan.receivers_before} -> {plan.receivers_after}")
     print(f"cores           {plan.cores_before} -> {plan.cores_after}")
     print(f"quota left      {plan.quota_left} UpdateShardCount call(s) in 24 h")
-    print(f"metrics         {outcome.metrics.incoming_records_per_s:.1f} records/s, "
-          f"lag {outcome.metrics.max_lag_seconds:.1f} s ({outcome.metrics.source})")
+    print(
+        f"metrics         {outcome.metrics.incoming_records_per_s:.1f} records/s, "
+        f"lag {outcome.metrics.max_lag_seconds:.1f} s ({outcome.metrics.source})"
+    )
     return 0
 
 
@@ -246,8 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("deploy", help="create what is missing and run the streaming job")
     p.add_argument("spec", type=Path)
-    p.add_argument("--reset-app-table", action="store_true",
-                   help="recreate a lease table that does not match the stream (forgets positions)")
+    p.add_argument(
+        "--reset-app-table",
+        action="store_true",
+        help="recreate a lease table that does not match the stream (forgets positions)",
+    )
     p.set_defaults(func=cmd_deploy)
 
     p = sub.add_parser("stop", help="stop the streaming job gracefully")

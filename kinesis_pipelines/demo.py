@@ -31,9 +31,7 @@ def demo_spec(run_id: str, shards: int) -> PipelineSpec:
         update={
             "name": f"demo_{run_id}",
             "stream": base.stream.model_copy(update={"name": f"kp-demo-{run_id}", "shards": shards}),
-            "app_table": base.app_table.model_copy(
-                update={"application_name": f"kp-demo-{run_id}-app"}
-            ),
+            "app_table": base.app_table.model_copy(update={"application_name": f"kp-demo-{run_id}-app"}),
             "job": base.job.model_copy(
                 update={"sink": base.job.sink.model_copy(update={"path": f"output/demo-{run_id}"})}
             ),

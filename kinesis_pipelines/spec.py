@@ -95,9 +95,7 @@ class StreamSpec(_Model):
         1, ge=1, le=500, description="Open shards to create the stream with (never changed later)."
     )
     capacity_mode: CapacityMode = Field(CapacityMode.PROVISIONED, description="Stream capacity.")
-    retention_hours: int = Field(
-        24, ge=24, le=8760, description="Record retention, 24 h to 365 days."
-    )
+    retention_hours: int = Field(24, ge=24, le=8760, description="Record retention, 24 h to 365 days.")
 
     @field_validator("name")
     @classmethod
@@ -353,9 +351,7 @@ class PipelineSpec(_Model):
     @classmethod
     def _name(cls, value: str) -> str:
         if not PIPELINE_NAME.match(value):
-            raise ValueError(
-                "a pipeline name starts with a-z and has up to 63 of a-z, 0-9 and '_'"
-            )
+            raise ValueError("a pipeline name starts with a-z and has up to 63 of a-z, 0-9 and '_'")
         return value
 
     @field_validator("cloudwatch_endpoint_url")
@@ -375,8 +371,6 @@ def _walk_keys(data: Any, prefix: str = "") -> list[str]:
             keys.append(path)
             keys.extend(_walk_keys(value, path + "."))
     return keys
-
-
 
 
 def load_spec(path: str | Path) -> PipelineSpec:
@@ -422,7 +416,7 @@ def parse_spec(text: str, source: str = "<spec>") -> PipelineSpec:
     templates resolve as Dagster resolves them."""
     try:
         node = None if _is_blank(text) else yaml.compose(text, Loader=yaml.SafeLoader)
-        if _is_empty(node):
+        if node is None or _is_empty(node):
             raise SpecError(
                 f"{source}: the file is empty; a pipeline spec needs type: {COMPONENT_TYPE} and "
                 f"attributes: (`dg scaffold defs {COMPONENT_TYPE} NAME` writes one)"
@@ -433,9 +427,7 @@ def parse_spec(text: str, source: str = "<spec>") -> PipelineSpec:
         raise SpecError(_yaml_error_message(exc, text, source)) from exc
     if isinstance(data, dict) and "type" in data:
         if data["type"] != COMPONENT_TYPE:
-            raise SpecError(
-                f"{source}:1: type: {data['type']!r} is not a pipeline; use {COMPONENT_TYPE}"
-            )
+            raise SpecError(f"{source}:1: type: {data['type']!r} is not a pipeline; use {COMPONENT_TYPE}")
         unknown = sorted(set(data) - {"type", "attributes"})
         if unknown:
             raise SpecError(f"{source}: {unknown[0]}: unknown key; allowed: type, attributes")
@@ -472,9 +464,7 @@ def _is_blank(text: str) -> bool:
 def _is_empty(node: yaml.Node | None) -> bool:
     """Nothing, or only comments, whitespace or a bare `---`."""
     return node is None or (
-        isinstance(node, yaml.ScalarNode)
-        and node.tag == "tag:yaml.org,2002:null"
-        and node.value == ""
+        isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null" and node.value == ""
     )
 
 
@@ -588,9 +578,7 @@ def _construct(node: yaml.Node | None) -> Any:
 def resolve_templates(data: Any, source: str, node: yaml.Node | None, path: tuple = ()) -> Any:
     """Resolve Dagster-style `{{ ... }}` templates in strings; errors name file, line, field."""
     if isinstance(data, dict):
-        return {
-            key: resolve_templates(value, source, node, (*path, key)) for key, value in data.items()
-        }
+        return {key: resolve_templates(value, source, node, (*path, key)) for key, value in data.items()}
     if isinstance(data, list):
         return [resolve_templates(v, source, node, (*path, i)) for i, v in enumerate(data)]
     if not (isinstance(data, str) and "{{" in data):
@@ -630,9 +618,7 @@ def validate_spec_data(
         raise SpecError(format_validation_error(exc, source, node)) from exc
 
 
-def format_validation_error(
-    exc: ValidationError, source: str, node: yaml.Node | None = None
-) -> str:
+def format_validation_error(exc: ValidationError, source: str, node: yaml.Node | None = None) -> str:
     lines = [f"{source}: invalid pipeline spec ({exc.error_count()} problem(s))"]
     for error in exc.errors():
         loc = [part for part in error["loc"] if not str(part).startswith("function-")]

@@ -54,3 +54,14 @@ def local_aws(session_home: Path) -> Iterator[LocalAwsState]:
 @pytest.fixture(scope="session")
 def assembly_jar() -> AssemblyJar:
     return build_assembly()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what each test needs from the fixtures it uses, so `-m "not emulators"` and
+    `-m "not maven"` select exactly the tests that need neither."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "local_aws" in fixtures:
+            item.add_marker(pytest.mark.emulators)
+        if "assembly_jar" in fixtures:
+            item.add_marker(pytest.mark.maven)

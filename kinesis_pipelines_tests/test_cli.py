@@ -77,9 +77,7 @@ def test_plan_without_aws_shows_the_submit_line(
     assert any("not running" in note for note in report["notes"])
 
 
-def test_plan_refuses_an_impossible_plan(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_plan_refuses_an_impossible_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, GOOD.replace("executor_cores: 4", "executor_cores: 2, processing_cores: 2"))
     assert main(["plan", str(path)]) == 2
     assert "must exceed processing_cores" in capsys.readouterr().err
@@ -90,7 +88,9 @@ def test_missing_java_and_maven_are_named(tmp_path: Path) -> None:
     env = {"PATH": str(tmp_path), "KINESIS_PIPELINES_CACHE": str(tmp_path / "cache")}
     result = subprocess.run(
         [sys.executable, "-m", "kinesis_pipelines.cli", "assembly"],
-        capture_output=True, text=True, env=env,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert result.returncode == 2
     assert "mvn is needed to build the kinesis-asl assembly jar" in result.stderr

@@ -205,12 +205,16 @@ def test_nested_duplicate_key_names_field_and_both_lines(tmp_path: Path) -> None
     ("text", "field", "key", "first", "again"),
     [
         ("name: a\nname: b\n", "name", "name", 1, 2),
-        ("job:\n  sink:\n    path: /a\n    kind: directory\n    path: /b\n", "job.sink.path",
-         "path", 3, 5),
+        ("job:\n  sink:\n    path: /a\n    kind: directory\n    path: /b\n", "job.sink.path", "path", 3, 5),
         ("stream: {name: a, shards: 1, name: b}\n", "stream.name", "name", 1, 1),
         ("owners:\n  - team\n  - {a: 1,\n     a: 2}\n", "owners.1.a", "a", 3, 4),
-        ("job:\n  spark_conf:\n    spark.x: '1'\n    spark.x: '2'\n", "job.spark_conf.spark.x",
-         "spark.x", 3, 4),
+        (
+            "job:\n  spark_conf:\n    spark.x: '1'\n    spark.x: '2'\n",
+            "job.spark_conf.spark.x",
+            "spark.x",
+            3,
+            4,
+        ),
     ],
 )
 def test_duplicate_keys_at_any_depth(text: str, field: str, key: str, first: int, again: int) -> None:
@@ -223,8 +227,11 @@ def test_duplicate_keys_at_any_depth(text: str, field: str, key: str, first: int
 
 def test_duplicate_attributes_key_is_named_itself() -> None:
     text = "type: kinesis_pipelines.components.KinesisPipeline\nattributes: {}\nattributes: {}\n"
-    with pytest.raises(SpecError, match=r"^p.yaml:3: attributes: duplicate key 'attributes' "
-                                        r"\(first at line 2\)"):
+    with pytest.raises(
+        SpecError,
+        match=r"^p.yaml:3: attributes: duplicate key 'attributes' "
+        r"\(first at line 2\)",
+    ):
         parse_spec(text, source="p.yaml")
 
 
@@ -304,9 +311,7 @@ def test_missing_file_names_path(tmp_path: Path) -> None:
     assert load_error(path) == f"{path}: cannot read the spec file: no such file"
 
 
-def test_missing_relative_file_says_where_it_looked(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_missing_relative_file_says_where_it_looked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     message = load_error(Path("defs.yaml"))
     assert message == (
@@ -328,10 +333,14 @@ def test_directory_names_path_and_suggests_its_defs_yaml(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (DEFS.replace("    shards: 2\n", "    shards: 2\n    shards: 3\n"),
-         "defs.yaml:8: stream.shards: duplicate key 'shards' (first at line 7)"),
-        (DEFS.replace("orders-app", "caf\xe9-app").encode("latin-1"),
-         "defs.yaml:9: not UTF-8 text: byte 0xe9 at byte offset"),
+        (
+            DEFS.replace("    shards: 2\n", "    shards: 2\n    shards: 3\n"),
+            "defs.yaml:8: stream.shards: duplicate key 'shards' (first at line 7)",
+        ),
+        (
+            DEFS.replace("orders-app", "caf\xe9-app").encode("latin-1"),
+            "defs.yaml:9: not UTF-8 text: byte 0xe9 at byte offset",
+        ),
         ("# nothing yet\n", "defs.yaml: the file is empty"),
         (None, "defs.yaml: cannot read the spec file: no such file"),
         ("dir", "cannot read the spec file: it is a directory"),

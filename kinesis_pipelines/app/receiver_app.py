@@ -38,19 +38,14 @@ def build_context(config: DriverConfig) -> Any:
     from pyspark.streaming.kinesis import InitialPositionInStream, KinesisUtils
 
     sc = SparkContext.getOrCreate()
-    ssc = StreamingContext(sc, config.batch_interval_seconds)
+    # pyspark's hint says int, but a batch interval is any number of seconds
+    ssc = StreamingContext(sc, config.batch_interval_seconds)  # type: ignore[arg-type]
     position = getattr(InitialPositionInStream, config.initial_position)
     connection = config.connection
     external_id = os.environ.get(connection.external_id_env) if connection.external_id_env else None
-    role = {}
-    if connection.role_arn:
-        role = {
-            "stsAssumeRoleArn": connection.role_arn,
-            "stsSessionName": connection.session_name,
-            "stsExternalId": external_id,
-        }
+    # pyspark's hint says the checkpoint interval is an int; it is any number of seconds
     streams = [
-        KinesisUtils.createStream(
+        KinesisUtils.createStream(  # type: ignore[call-overload]
             ssc,
             config.application_name,
             config.stream_name,
@@ -59,7 +54,9 @@ def build_context(config: DriverConfig) -> Any:
             position,
             config.kcl_checkpoint_interval_seconds,
             getattr(StorageLevel, config.storage_level),
-            **role,
+            stsAssumeRoleArn=connection.role_arn,
+            stsSessionName=connection.session_name if connection.role_arn else None,
+            stsExternalId=external_id,
         )
         for _ in range(config.receivers)
     ]
@@ -73,17 +70,16 @@ def build_context(config: DriverConfig) -> Any:
 class FenceKeeper(threading.Thread):
     """Renews the driver's fence; if another driver took it, this one must stop at once."""
 
-    def __init__(self, client: Any, config: DriverConfig, owner: str) -> None:
+    def __init__(self, client: Any, config: DriverConfig, table: str, owner: str) -> None:
         super().__init__(daemon=True, name="kinesis-pipelines-fence")
-        self.client, self.config, self.owner = client, config, owner
+        self.client, self.config, self.table, self.owner = client, config, table, owner
         self.lost = threading.Event()
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.wait(fence.FENCE_TTL_SECONDS / 3):
             try:
-                fence.acquire(self.client, self.config.fence_table, self.config.application_name,
-                              self.owner)
+                fence.acquire(self.client, self.table, self.config.application_name, self.owner)
             except fence.FenceHeld as exc:
                 print(str(exc), flush=True)
                 self.lost.set()
@@ -113,15 +109,16 @@ def run(config: DriverConfig) -> int:
 
     owner = f"{socket.gethostname()}:{os.getpid()}:{config.generation}"
     keeper = None
-    if config.fence_table:
+    fence_table = config.fence_table
+    if fence_table:
         client = make_client("dynamodb", config.connection)
-        fence.ensure_fence_table(client, config.fence_table)
+        fence.ensure_fence_table(client, fence_table)
         try:
-            fence.acquire(client, config.fence_table, config.application_name, owner)
+            fence.acquire(client, fence_table, config.application_name, owner)
         except fence.FenceHeld as exc:
             print(str(exc), flush=True)
             return fence.FENCED_EXIT_CODE
-        keeper = FenceKeeper(client, config, owner)
+        keeper = FenceKeeper(client, config, fence_table, owner)
         keeper.start()
     checkpoint = Path(config.checkpoint_dir)
     recovered = checkpoint.exists() and any(checkpoint.glob("checkpoint-*"))
@@ -149,7 +146,8 @@ def run(config: DriverConfig) -> int:
             if keeper is not None and keeper.lost.is_set():
                 ssc.stop(stopSparkContext=True, stopGraceFully=False)
                 return fence.FENCED_EXIT_CODE
-            if ssc.awaitTerminationOrTimeout(STOP_POLL_SECONDS):
+            # pyspark's hints say int and None; it takes seconds and returns whether it ended
+            if ssc.awaitTerminationOrTimeout(STOP_POLL_SECONDS):  # type: ignore[arg-type,func-returns-value]
                 return 1  # the context ended on its own: an error already reported by Spark
         print(f"stop marker {stop_marker} found: stopping gracefully", flush=True)
         ssc.stop(stopSparkContext=True, stopGraceFully=True)
@@ -158,7 +156,7 @@ def run(config: DriverConfig) -> int:
         if keeper is not None:
             keeper.done.set()
             if not keeper.lost.is_set():
-                fence.release(keeper.client, config.fence_table, config.application_name, owner)
+                fence.release(keeper.client, keeper.table, config.application_name, owner)
 
 
 def main(argv: list[str] | None = None) -> int:

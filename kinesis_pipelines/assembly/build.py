@@ -144,9 +144,7 @@ def _check_contents(jar: Path) -> None:
 
 def _run_maven(mvn: str, work: Path, say: Progress) -> None:
     argv = [mvn, "-B", "--no-transfer-progress", "package", "-DskipTests"]
-    process = subprocess.Popen(
-        argv, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    process = subprocess.Popen(argv, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     assert process.stdout is not None
     for line in process.stdout:
@@ -167,4 +165,3 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-

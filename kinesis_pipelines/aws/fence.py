@@ -70,9 +70,9 @@ def acquire(client: Any, table: str, application: str, owner: str, now: float | 
 
 
 def current(client: Any, table: str, application: str) -> tuple[str, float] | None:
-    item = client.get_item(
-        TableName=table, Key={"application": {"S": application}}, ConsistentRead=True
-    ).get("Item")
+    item = client.get_item(TableName=table, Key={"application": {"S": application}}, ConsistentRead=True).get(
+        "Item"
+    )
     if not item:
         return None
     return item["owner"]["S"], float(item["expires_at"]["N"])

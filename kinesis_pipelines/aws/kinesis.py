@@ -124,9 +124,7 @@ class KinesisStream:
             )
             summary = self.wait_active(say, timeout)
         shards = self.list_shards()
-        open_ids = [
-            s["ShardId"] for s in shards if "EndingSequenceNumber" not in s["SequenceNumberRange"]
-        ]
+        open_ids = [s["ShardId"] for s in shards if "EndingSequenceNumber" not in s["SequenceNumberRange"]]
         mode = summary.get("StreamModeDetails", {}).get("StreamMode", "PROVISIONED")
         drift = None
         if not created and mode == "PROVISIONED" and len(open_ids) != self.shards:
@@ -156,8 +154,7 @@ class KinesisStream:
                 return summary
             if time.monotonic() > deadline:
                 raise AwsError(
-                    f"stream {self.stream_name!r} still {summary['StreamStatus']} after "
-                    f"{timeout:.0f} s"
+                    f"stream {self.stream_name!r} still {summary['StreamStatus']} after {timeout:.0f} s"
                 )
             say(f"waiting for stream {self.stream_name} to be ACTIVE ({summary['StreamStatus']})")
             time.sleep(0.5)
@@ -201,6 +198,4 @@ class KinesisStream:
                 StreamName=self.stream_name, TargetShardCount=target, ScalingType="UNIFORM_SCALING"
             )
         except ClientError as exc:
-            raise AwsError(
-                f"UpdateShardCount of {self.stream_name!r} to {target} failed: {exc}"
-            ) from exc
+            raise AwsError(f"UpdateShardCount of {self.stream_name!r} to {target} failed: {exc}") from exc

@@ -38,20 +38,25 @@ def make_handler(target_port: int, throttled: set[str], every: int, error: str):
                     counter["throttled"] += inject
                 if inject:
                     payload = json.dumps({"__type": error, "message": "Rate exceeded (injected)"})
-                    self._reply(400, payload.encode(), {
-                        "Content-Type": self.headers.get("Content-Type", "application/x-amz-json-1.1"),
-                        "x-amzn-RequestId": "injected-fault",
-                    })
+                    self._reply(
+                        400,
+                        payload.encode(),
+                        {
+                            "Content-Type": self.headers.get("Content-Type", "application/x-amz-json-1.1"),
+                            "x-amzn-RequestId": "injected-fault",
+                        },
+                    )
                     return
             upstream = http.client.HTTPConnection("127.0.0.1", target_port, timeout=60)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
             upstream.request("POST", self.path, body=body, headers=headers)
             response = upstream.getresponse()
             data = response.read()
-            self._reply(response.status, data, {
-                k: v for k, v in response.getheaders()
-                if k.lower() not in HOP_HEADERS | {"content-length"}
-            })
+            self._reply(
+                response.status,
+                data,
+                {k: v for k, v in response.getheaders() if k.lower() not in HOP_HEADERS | {"content-length"}},
+            )
             upstream.close()
 
         def do_GET(self) -> None:

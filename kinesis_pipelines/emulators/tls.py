@@ -76,9 +76,19 @@ def make_java_truststore(cert_path: Path, truststore: Path) -> Path:
         shutil.copyfile(cacerts, partial)
     result = subprocess.run(
         [
-            keytool, "-importcert", "-noprompt", "-alias", "kinesis-pipelines-local-aws",
-            "-file", str(cert_path), "-keystore", str(partial),
-            "-storepass", TRUSTSTORE_PASSWORD, "-storetype", "PKCS12",
+            keytool,
+            "-importcert",
+            "-noprompt",
+            "-alias",
+            "kinesis-pipelines-local-aws",
+            "-file",
+            str(cert_path),
+            "-keystore",
+            str(partial),
+            "-storepass",
+            TRUSTSTORE_PASSWORD,
+            "-storetype",
+            "PKCS12",
         ],
         capture_output=True,
         text=True,

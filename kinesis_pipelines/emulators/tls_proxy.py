@@ -39,8 +39,7 @@ async def _serve(cert: str, key: str, routes: list[tuple[int, int]]) -> None:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     servers = [
-        await asyncio.start_server(_handler(target), HOST, listen, ssl=context)
-        for listen, target in routes
+        await asyncio.start_server(_handler(target), HOST, listen, ssl=context) for listen, target in routes
     ]
     print("ready", flush=True)
     await asyncio.gather(*(server.serve_forever() for server in servers))

@@ -130,8 +130,7 @@ def build_submit_request(
     java_options = []
     if override is not None:
         java_options.append(
-            "-Dcom.amazonaws.regions.RegionUtils.fileOverride="
-            f"{control_dir / control.REGION_OVERRIDE_FILE}"
+            f"-Dcom.amazonaws.regions.RegionUtils.fileOverride={control_dir / control.REGION_OVERRIDE_FILE}"
         )
     if connection.java_truststore:
         java_options += [

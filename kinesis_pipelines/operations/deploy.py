@@ -161,9 +161,7 @@ def stop(
         )
 
 
-def roll_for_rebalance(
-    spec: PipelineSpec, backends: Backends, progress: Progress = quiet
-) -> DeployResult:
+def roll_for_rebalance(spec: PipelineSpec, backends: Backends, progress: Progress = quiet) -> DeployResult:
     """Roll the job to the receivers the stream's open shards now need (a new checkpoint
     generation); refused if the operator stopped it."""
     return _roll(spec, backends, progress=progress, requested_by="rebalance")

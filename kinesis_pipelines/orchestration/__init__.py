@@ -43,9 +43,7 @@ def shared_definitions(specs: Sequence[PipelineSpec]) -> dg.Definitions:
 def build_definitions(specs: Sequence[PipelineSpec]) -> dg.Definitions:
     """Every pipeline's definitions plus the shared ones (used where there is no defs folder)."""
     check_pipelines_apart(specs)
-    return dg.Definitions.merge(
-        shared_definitions(specs), *(pipeline_definitions(spec) for spec in specs)
-    )
+    return dg.Definitions.merge(shared_definitions(specs), *(pipeline_definitions(spec) for spec in specs))
 
 
 __all__ = [

@@ -1,5 +1,7 @@
 """Assets of a pipeline: the stream, the application table, the shared assembly jar, the job."""
 
+from typing import Any
+
 import dagster as dg
 from pydantic import Field
 
@@ -65,7 +67,7 @@ class AppTableConfig(dg.Config):
 def pipeline_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
     name = spec.name
     keys = resource_keys(name)
-    common = {"group_name": name, "owners": spec.owners or None}
+    common: dict[str, Any] = {"group_name": name, "owners": spec.owners or None}
 
     @dg.asset(
         key=[name, "stream"],

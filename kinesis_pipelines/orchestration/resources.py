@@ -29,7 +29,7 @@ def resource_keys(pipeline: str) -> dict[str, str]:
 def pipeline_resources(spec: PipelineSpec) -> dict[str, Any]:
     """The three resources of one pipeline, keyed per pipeline, configured from its spec."""
     keys = resource_keys(spec.name)
-    credentials = {
+    credentials: dict[str, Any] = {
         "region_name": spec.stream.region,
         "role_arn": spec.credentials.role_arn,
         "session_name": spec.credentials.session_name,

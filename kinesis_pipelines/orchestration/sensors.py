@@ -3,6 +3,8 @@ streaming-job asset (observations Dagster plots over time), reports the asset ch
 for a restart run when the job failed or stalled and the restart policy allows one. A job
 stopped on request is left alone."""
 
+from typing import Any
+
 import dagster as dg
 
 from kinesis_pipelines import operations
@@ -31,7 +33,7 @@ def health_sensor(spec: PipelineSpec) -> dg.SensorDefinition:
         look = operations.supervise(spec, backends_from(context, spec))
         if look.driver_id is None:
             return dg.SkipReason(f"{spec.name}: not deployed")
-        metadata = {**look.metadata}
+        metadata: dict[str, Any] = {**look.metadata}
         if "spark_ui" in metadata:
             metadata["spark_ui"] = dg.MetadataValue.url(str(metadata["spark_ui"]))
         events: list[dg.AssetObservation | dg.AssetCheckEvaluation] = [
@@ -40,8 +42,7 @@ def health_sensor(spec: PipelineSpec) -> dg.SensorDefinition:
         events += check_evaluations(spec, look.memory, look.restarts_in_window)
         if look.decision is not None:
             context.log.info(
-                f"{spec.name}: {look.verdict.health.value} ({look.verdict.reason}); "
-                f"{look.decision.reason}"
+                f"{spec.name}: {look.verdict.health.value} ({look.verdict.reason}); {look.decision.reason}"
             )
         run_requests = []
         if look.request_restart:

@@ -15,7 +15,5 @@ from typing import Any
 
 def checkpoint_generation(job_config: dict[str, Any], code_digest: str) -> str:
     """A stable id for what a driver would run: same inputs, same generation."""
-    canonical = json.dumps(
-        {"config": job_config, "code": code_digest}, sort_keys=True, separators=(",", ":")
-    )
+    canonical = json.dumps({"config": job_config, "code": code_digest}, sort_keys=True, separators=(",", ":"))
     return "gen-" + hashlib.sha256(canonical.encode()).hexdigest()[:12]

@@ -28,21 +28,35 @@ class FailureKind(str, Enum):
 
 
 RETRYABLE = {
-    FailureKind.OUT_OF_MEMORY, FailureKind.AWS_THROTTLING, FailureKind.LEASE_TABLE,
-    FailureKind.CONNECTION_LOST, FailureKind.KILLED, FailureKind.UNKNOWN,
+    FailureKind.OUT_OF_MEMORY,
+    FailureKind.AWS_THROTTLING,
+    FailureKind.LEASE_TABLE,
+    FailureKind.CONNECTION_LOST,
+    FailureKind.KILLED,
+    FailureKind.UNKNOWN,
 }
 
 PATTERNS: list[tuple[FailureKind, re.Pattern[str]]] = [
     (FailureKind.FENCED, re.compile(r"kinesis-pipelines fence held by")),
     (FailureKind.OUT_OF_MEMORY, re.compile(r"OutOfMemoryError|MemoryError|Cannot allocate memory")),
     (FailureKind.PROCESSOR_ERROR, re.compile(r"PythonException")),
-    (FailureKind.AWS_THROTTLING, re.compile(
-        r"ProvisionedThroughputExceeded|ThrottlingException|LimitExceededException|Rate exceeded")),
-    (FailureKind.LEASE_TABLE, re.compile(
-        r"LeaseManager|DependencyException|leases\.exceptions|ResourceNotFoundException.*[Tt]able")),
-    (FailureKind.CONNECTION_LOST, re.compile(
-        r"Connection refused|Unable to execute HTTP request|UnknownHostException|Connection reset|"
-        r"SocketTimeoutException|NoHttpResponseException")),
+    (
+        FailureKind.AWS_THROTTLING,
+        re.compile(r"ProvisionedThroughputExceeded|ThrottlingException|LimitExceededException|Rate exceeded"),
+    ),
+    (
+        FailureKind.LEASE_TABLE,
+        re.compile(
+            r"LeaseManager|DependencyException|leases\.exceptions|ResourceNotFoundException.*[Tt]able"
+        ),
+    ),
+    (
+        FailureKind.CONNECTION_LOST,
+        re.compile(
+            r"Connection refused|Unable to execute HTTP request|UnknownHostException|Connection reset|"
+            r"SocketTimeoutException|NoHttpResponseException"
+        ),
+    ),
 ]
 
 
@@ -84,19 +98,32 @@ def classify(
     """healthy / stalled (no batch for `stall_batches` intervals, receivers inactive, API silent)
     / failed (driver gone or exited non-zero) / stopped on purpose."""
     if not observation.deployed:
-        return HealthVerdict(health=Health.NOT_DEPLOYED, reason="never deployed",
-                             progress_at=None, completed_batches=0)
+        return HealthVerdict(
+            health=Health.NOT_DEPLOYED, reason="never deployed", progress_at=None, completed_batches=0
+        )
     if observation.stop_requested:
         state = "stopping" if observation.running else "stopped"
-        return HealthVerdict(health=Health.STOPPED, reason=f"{state} on request; not restarted",
-                             progress_at=progress_at, completed_batches=previous_batches)
+        return HealthVerdict(
+            health=Health.STOPPED,
+            reason=f"{state} on request; not restarted",
+            progress_at=progress_at,
+            completed_batches=previous_batches,
+        )
     if not observation.running:
         if observation.stopped_on_purpose or observation.exit_code == 0:
-            return HealthVerdict(health=Health.STOPPED, reason="stopped on purpose",
-                                 progress_at=progress_at, completed_batches=previous_batches)
+            return HealthVerdict(
+                health=Health.STOPPED,
+                reason="stopped on purpose",
+                progress_at=progress_at,
+                completed_batches=previous_batches,
+            )
         code = "no exit status (killed)" if observation.exit_code is None else f"exit {observation.exit_code}"
-        return HealthVerdict(health=Health.FAILED, reason=f"driver gone: {code}",
-                             progress_at=progress_at, completed_batches=previous_batches)
+        return HealthVerdict(
+            health=Health.FAILED,
+            reason=f"driver gone: {code}",
+            progress_at=progress_at,
+            completed_batches=previous_batches,
+        )
     batches = max(observation.completed_batches, previous_batches)
     if observation.completed_batches > previous_batches or progress_at is None:
         progress_at = now if observation.api_responding else (progress_at or started_at)
@@ -107,22 +134,32 @@ def classify(
     in_grace = now - started_at < startup_grace_seconds and batches == 0
     if not observation.api_responding:
         if quiet > limit and not in_grace:
-            return HealthVerdict(health=Health.STALLED,
-                                 reason=f"driver alive but its monitoring API silent for {quiet:.0f} s",
-                                 progress_at=progress_at, completed_batches=batches)
-        return HealthVerdict(health=Health.HEALTHY, reason="starting", progress_at=progress_at,
-                             completed_batches=batches)
+            return HealthVerdict(
+                health=Health.STALLED,
+                reason=f"driver alive but its monitoring API silent for {quiet:.0f} s",
+                progress_at=progress_at,
+                completed_batches=batches,
+            )
+        return HealthVerdict(
+            health=Health.HEALTHY, reason="starting", progress_at=progress_at, completed_batches=batches
+        )
     if quiet > limit and not in_grace:
-        return HealthVerdict(health=Health.STALLED,
-                             reason=f"no batch completed for {quiet:.0f} s ({stall_batches} intervals)",
-                             progress_at=progress_at, completed_batches=batches)
+        return HealthVerdict(
+            health=Health.STALLED,
+            reason=f"no batch completed for {quiet:.0f} s ({stall_batches} intervals)",
+            progress_at=progress_at,
+            completed_batches=batches,
+        )
     if observation.active_receivers < observation.receivers and not in_grace:
         return HealthVerdict(
             health=Health.STALLED,
             reason=f"{observation.active_receivers} of {observation.receivers} receivers active",
-            progress_at=progress_at, completed_batches=batches)
-    return HealthVerdict(health=Health.HEALTHY, reason="batches completing", progress_at=progress_at,
-                         completed_batches=batches)
+            progress_at=progress_at,
+            completed_batches=batches,
+        )
+    return HealthVerdict(
+        health=Health.HEALTHY, reason="batches completing", progress_at=progress_at, completed_batches=batches
+    )
 
 
 def classify_failure(exit_code: int | None, log_tail: str) -> FailureKind:

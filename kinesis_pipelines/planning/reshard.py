@@ -113,34 +113,57 @@ def plan_rebalance(
     records_share = metrics.incoming_records_per_s / (open_shards * RECORDS_PER_SHARD)
     bytes_share = (metrics.incoming_bytes_per_s or 0.0) / (open_shards * BYTES_PER_SHARD)
     utilization = max(records_share, bytes_share)
-    needed = max(
-        metrics.incoming_records_per_s / RECORDS_PER_SHARD,
-        (metrics.incoming_bytes_per_s or 0.0) / BYTES_PER_SHARD,
-    ) / policy.target_utilization
+    needed = (
+        max(
+            metrics.incoming_records_per_s / RECORDS_PER_SHARD,
+            (metrics.incoming_bytes_per_s or 0.0) / BYTES_PER_SHARD,
+        )
+        / policy.target_utilization
+    )
     desired = min(policy.max_shards, max(policy.min_shards, math.ceil(needed) or 1))
     quota_left = DAILY_CALLS - len([t for t in calls_in_last_day if now - t < DAY_SECONDS])
-    before = plan_receivers(open_shards=open_shards, max_receivers=max_receivers,
-                            executor_cores=executor_cores, processing_cores=processing_cores,
-                            master=master)
+    before = plan_receivers(
+        open_shards=open_shards,
+        max_receivers=max_receivers,
+        executor_cores=executor_cores,
+        processing_cores=processing_cores,
+        master=master,
+    )
 
     def result(action: str, target: int, steps: list[int], reason: str) -> RebalancePlan:
-        after = plan_receivers(open_shards=target, max_receivers=max_receivers,
-                               executor_cores=executor_cores, processing_cores=processing_cores,
-                               master=master)
+        after = plan_receivers(
+            open_shards=target,
+            max_receivers=max_receivers,
+            executor_cores=executor_cores,
+            processing_cores=processing_cores,
+            master=master,
+        )
         return RebalancePlan(
-            action=action, shards_before=open_shards, shards_after=target, steps=steps,
-            receivers_before=before.receivers, receivers_after=after.receivers,
-            cores_before=before.cores, cores_after=after.cores,
-            utilization=round(utilization, 4), quota_left=max(0, quota_left), reason=reason,
+            action=action,
+            shards_before=open_shards,
+            shards_after=target,
+            steps=steps,
+            receivers_before=before.receivers,
+            receivers_after=after.receivers,
+            cores_before=before.cores,
+            cores_after=after.cores,
+            utilization=round(utilization, 4),
+            quota_left=max(0, quota_left),
+            reason=reason,
             dry_run=policy.dry_run,
         )
 
-    usage = (f"writes at {utilization:.0%} of {open_shards} shard(s)' limits "
-             f"({metrics.incoming_records_per_s:.0f} records/s)")
+    usage = (
+        f"writes at {utilization:.0%} of {open_shards} shard(s)' limits "
+        f"({metrics.incoming_records_per_s:.0f} records/s)"
+    )
     if capacity_mode != "PROVISIONED":
-        return result("none", open_shards, [],
-                      f"{usage}; on-demand streams scale themselves (UpdateShardCount is for "
-                      "provisioned mode only)")
+        return result(
+            "none",
+            open_shards,
+            [],
+            f"{usage}; on-demand streams scale themselves (UpdateShardCount is for provisioned mode only)",
+        )
     behind = metrics.max_lag_seconds > policy.lag_limit_seconds
     if open_shards < policy.min_shards or open_shards > policy.max_shards:
         direction = "up" if open_shards < policy.min_shards else "down"
@@ -155,26 +178,41 @@ def plan_rebalance(
     else:
         note = ""
         if behind:
-            note = (f"; the consumer is {metrics.max_lag_seconds:.0f} s behind, but more shards "
-                    "would not help: children are read only after their parents drain")
+            note = (
+                f"; the consumer is {metrics.max_lag_seconds:.0f} s behind, but more shards "
+                "would not help: children are read only after their parents drain"
+            )
         return result("none", open_shards, [], f"{usage}: within thresholds{note}")
     if direction == "down" and behind:
-        return result("none", open_shards, [],
-                      f"{why}, but the consumer is {metrics.max_lag_seconds:.0f} s behind "
-                      f"(limit {policy.lag_limit_seconds:.0f} s): no scale-down while behind")
+        return result(
+            "none",
+            open_shards,
+            [],
+            f"{why}, but the consumer is {metrics.max_lag_seconds:.0f} s behind "
+            f"(limit {policy.lag_limit_seconds:.0f} s): no scale-down while behind",
+        )
     if direction == "down" and last_change_at is not None and now - last_change_at < policy.cooldown_seconds:
         wait = policy.cooldown_seconds - (now - last_change_at)
-        return result("none", open_shards, [],
-                      f"{why}, but the last change was {now - last_change_at:.0f} s ago: "
-                      f"cooling down {wait:.0f} s more")
+        return result(
+            "none",
+            open_shards,
+            [],
+            f"{why}, but the last change was {now - last_change_at:.0f} s ago: "
+            f"cooling down {wait:.0f} s more",
+        )
     steps = split_steps(open_shards, target)
     if quota_left <= 0:
-        return result("refused", open_shards, [],
-                      f"{why}, but the daily UpdateShardCount quota is used up "
-                      f"({DAILY_CALLS} calls in 24 h): nothing changes")
+        return result(
+            "refused",
+            open_shards,
+            [],
+            f"{why}, but the daily UpdateShardCount quota is used up "
+            f"({DAILY_CALLS} calls in 24 h): nothing changes",
+        )
     if len(steps) > quota_left:
         steps = steps[:quota_left]
         why += f"; only {quota_left} call(s) left today, so stopping at {steps[-1]} shards"
     action = "scale_up" if direction == "up" else "scale_down"
-    return result(action, steps[-1], steps,
-                  f"{why}: {open_shards} → {steps[-1]} shard(s) in {len(steps)} call(s)")
+    return result(
+        action, steps[-1], steps, f"{why}: {open_shards} → {steps[-1]} shard(s) in {len(steps)} call(s)"
+    )

@@ -44,12 +44,16 @@ def decide_restart(
     left = policy.budget - len(counted)
     if not retryable:
         return RestartDecision(
-            restart=False, wait_seconds=0, budget_left=left,
+            restart=False,
+            wait_seconds=0,
+            budget_left=left,
             reason="the failure is deterministic (an error in the processor): fix it and deploy",
         )
     if left <= 0:
         return RestartDecision(
-            restart=False, wait_seconds=0, budget_left=0,
+            restart=False,
+            wait_seconds=0,
+            budget_left=0,
             reason=(
                 f"restart budget spent: {len(counted)} restarts in the last "
                 f"{policy.window_seconds:.0f} s (budget {policy.budget})"
@@ -60,10 +64,14 @@ def decide_restart(
     wait = max(0.0, backoff - since_last) if counted else 0.0
     if wait > 0:
         return RestartDecision(
-            restart=False, wait_seconds=wait, budget_left=left,
+            restart=False,
+            wait_seconds=wait,
+            budget_left=left,
             reason=f"backing off {wait:.0f} s more (restart {len(counted) + 1}, back-off {backoff:.0f} s)",
         )
     return RestartDecision(
-        restart=True, wait_seconds=0, budget_left=left - 1,
+        restart=True,
+        wait_seconds=0,
+        budget_left=left - 1,
         reason=f"restart {len(counted) + 1} of {policy.budget} in the window",
     )

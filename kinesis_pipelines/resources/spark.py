@@ -17,10 +17,10 @@ class SparkReceiverJobResource(dg.ConfigurableResource):
 
     spec_json: str = Field(description="The pipeline spec (JSON of kinesis_pipelines.PipelineSpec).")
     stop_timeout_seconds: float = Field(
-        STOP_TIMEOUT_SECONDS, description="Graceful stop wait before a kill."
+        default=STOP_TIMEOUT_SECONDS, description="Graceful stop wait before a kill."
     )
     start_timeout_seconds: float = Field(
-        START_TIMEOUT_SECONDS, description="Wait for the driver to come up."
+        default=START_TIMEOUT_SECONDS, description="Wait for the driver to come up."
     )
 
     def spec(self) -> PipelineSpec:

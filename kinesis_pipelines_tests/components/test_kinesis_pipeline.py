@@ -34,7 +34,10 @@ def test_dg_scaffold_defs_gives_a_valid_pipeline(tmp_path: Path) -> None:
     dg = Path(sys.executable).with_name("dg")
     result = subprocess.run(
         [str(dg), "scaffold", "defs", "kinesis_pipelines.components.KinesisPipeline", "orders"],
-        cwd=root, capture_output=True, text=True, timeout=300,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     defs_file = root / package / "defs" / "orders" / "defs.yaml"

@@ -78,9 +78,7 @@ def test_corpus_is_large_enough() -> None:
 
 
 @pytest.mark.parametrize("case", SINGLE, ids=lambda p: p.name)
-def test_validate_names_file_line_field_and_allowed(
-    case: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_validate_names_file_line_field_and_allowed(case: Path, capsys: pytest.CaptureFixture[str]) -> None:
     defs_file = case / "defs.yaml"
     assert main(["validate", str(defs_file)]) == 2
     err = capsys.readouterr().err
@@ -107,8 +105,9 @@ def test_code_location_load_gives_the_same_error(case: Path, tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("case", PAIRS, ids=lambda p: p.name)
-def test_pipelines_that_collide_are_refused(case: Path, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_pipelines_that_collide_are_refused(
+    case: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     files = [case / "a" / "defs.yaml", case / "b" / "defs.yaml"]
     assert main(["validate", *map(str, files)]) == 2
     err = capsys.readouterr().err
@@ -127,14 +126,16 @@ def test_pipelines_that_collide_are_refused(case: Path, tmp_path: Path,
         assert wanted in message
 
 
-@pytest.mark.parametrize(
-    "case", [SINGLE[2], SINGLE[20], SINGLE[22]], ids=lambda p: p.name
-)
+@pytest.mark.parametrize("case", [SINGLE[2], SINGLE[20], SINGLE[22]], ids=lambda p: p.name)
 def test_dg_check_defs_reports_it(case: Path, tmp_path: Path) -> None:
     root, package = make_project(tmp_path, {"bad": case / "defs.yaml"})
     dg = Path(sys.executable).with_name("dg")
     result = subprocess.run(
-        [str(dg), "check", "defs"], cwd=root, capture_output=True, text=True, timeout=300,
+        [str(dg), "check", "defs"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**_env(), "PYTHONPATH": str(root)},
     )
     assert result.returncode != 0

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
-import requests
 
 from kinesis_pipelines.app.sinks import read_output
 from kinesis_pipelines.operations import backends_for, monitoring

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 
-from kinesis_pipelines.orchestration import build_definitions
 from kinesis_pipelines.operations import backends_for
+from kinesis_pipelines.orchestration import build_definitions
 from kinesis_pipelines.spec import PipelineSpec
 
 
@@ -19,7 +21,7 @@ class Supervisor:
         self.defs = build_definitions([spec])
         self.instance = instance
         self.restart_runs: list[dg.ExecuteInProcessResult] = []
-        self.restart_configs: list[dict] = []
+        self.restart_configs: list[Mapping[str, Any]] = []
 
     def tick(self) -> object:
         """One sensor evaluation, as the daemon makes it; any restart it asks for runs at once."""
@@ -42,7 +44,7 @@ class Supervisor:
         run = job.execute_in_process(run_config=self.restart_configs[-1], instance=self.instance)
         step = f"{self.spec.name}__restart_driver"
         events = [e for e in run.events_for_node(step) if e.event_type_value == "STEP_OUTPUT"]
-        metadata = events[-1].event_specific_data.metadata
+        metadata = events[-1].step_output_data.metadata
         return str(metadata["action"].value)
 
     def tick_until_restarted(self, timeout: float = 180) -> None:

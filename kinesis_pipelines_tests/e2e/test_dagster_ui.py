@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dagster import DagsterRunStatus
+from dagster import DagsterInstance, DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient
 
 from kinesis_pipelines.operations import backends_for
@@ -29,21 +29,35 @@ LOCATION = "kinesis_pipelines"
 
 
 @pytest.fixture
-def dagster_services(tmp_path: Path, local_aws, assembly_jar) -> Iterator[DagsterGraphQLClient]:  # type: ignore[no-untyped-def]
+def dagster_services(tmp_path: Path, local_aws, assembly_jar) -> Iterator[DagsterGraphQLClient]:
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copyfile(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     env = {**os.environ, "DAGSTER_HOME": str(home)}
+    # Create the instance's storage once, here: a webserver and a daemon starting together
+    # would both migrate the new SQLite schema and can leave it with two alembic heads.
+    DagsterInstance.from_config(str(home)).dispose()
     bin_dir = Path(sys.executable).parent
     port = free_port()
     webserver = start_group(
-        [str(bin_dir / "dagster-webserver"), "-w", str(REPO / "workspace.yaml"),
-         "-h", "127.0.0.1", "-p", str(port)],
-        tmp_path / "webserver.log", env=env, cwd=REPO,
+        [
+            str(bin_dir / "dagster-webserver"),
+            "-w",
+            str(REPO / "workspace.yaml"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        tmp_path / "webserver.log",
+        env=env,
+        cwd=REPO,
     )
     daemon = start_group(
         [str(bin_dir / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
-        tmp_path / "daemon.log", env=env, cwd=REPO,
+        tmp_path / "daemon.log",
+        env=env,
+        cwd=REPO,
     )
     try:
         assert wait_for_port(port, 180, webserver), (tmp_path / "webserver.log").read_text()[-3000:]
@@ -95,7 +109,7 @@ def wait_run(client: DagsterGraphQLClient, run_id: str, timeout: float = 400) ->
     raise AssertionError(f"run {run_id} still {status} after {timeout:.0f} s")
 
 
-def test_deploy_and_stop_from_the_graphql_api(dagster_services, cleanup_drivers) -> None:  # type: ignore[no-untyped-def]
+def test_deploy_and_stop_from_the_graphql_api(dagster_services, cleanup_drivers) -> None:
     client = dagster_services
     spec = load_spec(RECORDS)
     cleanup_drivers.append(spec)
@@ -111,7 +125,8 @@ def test_deploy_and_stop_from_the_graphql_api(dagster_services, cleanup_drivers)
     assert tally.lost == 0, tally
 
     stop_id = client.submit_job_execution(
-        "records__stop", repository_location_name=LOCATION,
+        "records__stop",
+        repository_location_name=LOCATION,
         run_config={"ops": {"records__stop_driver": {"config": {"timeout_seconds": 60}}}},
     )
     assert wait_run(client, stop_id) is DagsterRunStatus.SUCCESS

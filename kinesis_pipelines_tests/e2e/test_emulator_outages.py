@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kinesis_pipelines.emulators.local_aws import LocalAws
 from kinesis_pipelines import operations
+from kinesis_pipelines.emulators.local_aws import LocalAws
 from kinesis_pipelines.producer import put_all, unique_ids
 from kinesis_pipelines_tests.e2e.helpers import make_spec, materialize, wait_all_out
 
@@ -30,9 +30,7 @@ def own_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAw
 
 
 @pytest.mark.parametrize("service", ["kinesis", "dynamodb"])
-def test_job_rides_out_an_emulator_restart(  # type: ignore[no-untyped-def]
-    own_aws, assembly_jar, cleanup_drivers, service
-) -> None:
+def test_job_rides_out_an_emulator_restart(own_aws, assembly_jar, cleanup_drivers, service) -> None:
     spec = make_spec(f"outage_{service}", shards=2, write_ahead_log=True)
     cleanup_drivers.append(spec)
     materialize(spec)

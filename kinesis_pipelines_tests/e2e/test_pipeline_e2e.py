@@ -20,7 +20,7 @@ from kinesis_pipelines_tests.e2e.helpers import (
 pytestmark = pytest.mark.e2e
 
 
-def test_two_shards_ten_thousand_records(local_aws, assembly_jar, cleanup_drivers) -> None:  # type: ignore[no-untyped-def]
+def test_two_shards_ten_thousand_records(local_aws, assembly_jar, cleanup_drivers) -> None:
     spec = make_spec("two_shards", shards=2, max_receivers=8, executor_cores=10)
     cleanup_drivers.append(spec)
     result = materialize(spec)
@@ -46,8 +46,7 @@ def test_two_shards_ten_thousand_records(local_aws, assembly_jar, cleanup_driver
         leases = backends.app_table.leases()
         by_shard = {lease.shard_id: lease for lease in leases}
         return len(leases) == 2 and all(
-            (by_shard[shard].checkpoint or "").isdigit()
-            and int(by_shard[shard].checkpoint or 0) >= int(last)
+            (by_shard[shard].checkpoint or "").isdigit() and int(by_shard[shard].checkpoint or 0) >= int(last)
             for shard, last in put.last_sequence_by_shard.items()
         )
 
@@ -64,7 +63,7 @@ def test_two_shards_ten_thousand_records(local_aws, assembly_jar, cleanup_driver
     assert status is not None and status.state is DriverState.FINISHED
 
 
-def test_one_shard_one_receiver_and_a_changed_spec_rolls_over(  # type: ignore[no-untyped-def]
+def test_one_shard_one_receiver_and_a_changed_spec_rolls_over(
     local_aws, assembly_jar, cleanup_drivers
 ) -> None:
     spec = make_spec("one_shard", shards=1, max_receivers=8, executor_cores=10)
@@ -78,8 +77,7 @@ def test_one_shard_one_receiver_and_a_changed_spec_rolls_over(  # type: ignore[n
     put_all(backends.stream.client, spec.stream.name, ids[:500])
     assert wait_all_out(spec, ids[:500]).lost == 0
 
-    changed = make_spec("one_shard", shards=1, max_receivers=8, executor_cores=10,
-                        batch_interval_seconds=1)
+    changed = make_spec("one_shard", shards=1, max_receivers=8, executor_cores=10, batch_interval_seconds=1)
     second = job_metadata(materialize(changed, selection=f"{spec.name}/streaming_job"), changed)
     assert second["action"] == "replaced"
     assert second["generation"] != first["generation"]

@@ -36,8 +36,12 @@ def policy_for(spec: PipelineSpec, measured_records_per_s: float) -> PipelineSpe
     machine: the measured rate is 2.5 times the target utilization and twice the scale-up
     threshold (so the planner wants 5 shards, capped at the maximum of 4)."""
     utilization = measured_records_per_s / (2 * RECORDS_PER_SHARD)
-    policy = {**BOUNDS, "target_utilization": utilization / 2.5,
-              "scale_up_threshold": utilization / 2, "scale_down_threshold": utilization / 10}
+    policy = {
+        **BOUNDS,
+        "target_utilization": utilization / 2.5,
+        "scale_up_threshold": utilization / 2,
+        "scale_down_threshold": utilization / 10,
+    }
     return spec.model_copy(update={"rebalancing": spec.rebalancing.model_validate(policy)})
 
 
@@ -47,13 +51,11 @@ def produce(spec: PipelineSpec, ids: list[str], per_second: float, stop: threadi
     for start in range(0, len(ids), step):
         if stop.is_set():
             return
-        put_all(client, spec.stream.name, ids[start:start + step])
+        put_all(client, spec.stream.name, ids[start : start + step])
         time.sleep(0.5)
 
 
-def test_load_step_scales_stream_and_receivers_together(  # type: ignore[no-untyped-def]
-    local_aws, assembly_jar, cleanup_drivers
-) -> None:
+def test_load_step_scales_stream_and_receivers_together(local_aws, assembly_jar, cleanup_drivers) -> None:
     spec = rebalancing_spec("rebalanced")
     cleanup_drivers.append(spec)
     materialize(spec)
@@ -99,7 +101,7 @@ def test_load_step_scales_stream_and_receivers_together(  # type: ignore[no-unty
     operations.stop(spec, backends)
 
 
-def test_spent_quota_changes_nothing(local_aws, assembly_jar, cleanup_drivers) -> None:  # type: ignore[no-untyped-def]
+def test_spent_quota_changes_nothing(local_aws, assembly_jar, cleanup_drivers) -> None:
     spec = policy_for(rebalancing_spec("no_quota"), 100.0)
     cleanup_drivers.append(spec)
     materialize(spec)
@@ -115,7 +117,7 @@ def test_spent_quota_changes_nothing(local_aws, assembly_jar, cleanup_drivers) -
     operations.stop(spec, backends)
 
 
-def test_a_stopped_or_undeployed_pipeline_is_skipped(local_aws) -> None:  # type: ignore[no-untyped-def]
+def test_a_stopped_or_undeployed_pipeline_is_skipped(local_aws) -> None:
     spec = rebalancing_spec("never_deployed")
     backends = operations.backends_for(spec)
     outcome = operations.rebalance(spec, backends, now=time.time())

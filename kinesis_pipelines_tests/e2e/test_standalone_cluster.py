@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from kinesis_pipelines_tests.support.standalone_cluster import StandaloneCluster
 from kinesis_pipelines import operations
 from kinesis_pipelines.producer import put_all, unique_ids
 from kinesis_pipelines_tests.e2e.helpers import (
@@ -19,6 +18,7 @@ from kinesis_pipelines_tests.e2e.helpers import (
     wait_all_out,
     wait_for,
 )
+from kinesis_pipelines_tests.support.standalone_cluster import StandaloneCluster
 
 pytestmark = pytest.mark.e2e
 
@@ -29,9 +29,7 @@ def cluster(session_home: Path) -> Iterator[StandaloneCluster]:
         yield running
 
 
-def test_standalone_cluster_consumes_every_record(  # type: ignore[no-untyped-def]
-    local_aws, assembly_jar, cluster, cleanup_drivers
-) -> None:
+def test_standalone_cluster_consumes_every_record(local_aws, assembly_jar, cluster, cleanup_drivers) -> None:
     spec = make_spec("on_cluster", shards=2, executor_cores=3, master=cluster.master_url)
     cleanup_drivers.append(spec)
     meta = job_metadata(materialize(spec), spec)

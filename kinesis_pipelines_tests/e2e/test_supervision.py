@@ -10,8 +10,8 @@ import time
 import dagster as dg
 import pytest
 
-from kinesis_pipelines.errors import LaunchError
 from kinesis_pipelines import operations
+from kinesis_pipelines.errors import LaunchError
 from kinesis_pipelines.operations import backends_for
 from kinesis_pipelines.processes import alive
 from kinesis_pipelines.producer import put_all, unique_ids
@@ -23,14 +23,12 @@ pytestmark = pytest.mark.e2e
 FAST_RESTARTS = {"restart": {"backoff_seconds": 1, "budget": 5}, "stall_batches": 3}
 
 
-def supervised_spec(name: str, **job: object):  # type: ignore[no-untyped-def]
+def supervised_spec(name: str, **job: object):
     spec = make_spec(name, shards=2, write_ahead_log=True, batch_interval_seconds=1, **job)
-    return spec.model_copy(
-        update={"supervision": spec.supervision.model_validate(FAST_RESTARTS)}
-    )
+    return spec.model_copy(update={"supervision": spec.supervision.model_validate(FAST_RESTARTS)})
 
 
-def test_sigkill_three_times_loses_nothing(local_aws, assembly_jar, cleanup_drivers) -> None:  # type: ignore[no-untyped-def]
+def test_sigkill_three_times_loses_nothing(local_aws, assembly_jar, cleanup_drivers) -> None:
     spec = supervised_spec("killed")
     cleanup_drivers.append(spec)
     materialize(spec)
@@ -39,10 +37,9 @@ def test_sigkill_three_times_loses_nothing(local_aws, assembly_jar, cleanup_driv
     client = backends.stream.client
     ids = unique_ids("kill", 4_000)
     for round_ in range(3):
-        chunk = ids[round_ * 1000:(round_ + 1) * 1000]
+        chunk = ids[round_ * 1000 : (round_ + 1) * 1000]
         put_all(client, spec.stream.name, chunk)
-        wait_for(lambda c=chunk: wait_all_out(spec, c[:1], timeout=1).lost == 0, 120,
-                 "the chunk to start coming out")
+        assert wait_all_out(spec, chunk[:1], timeout=120).lost == 0, "the chunk never came out"
         old = kill_driver(spec, signal.SIGKILL)
         supervisor.tick_until_restarted()
         assert not alive(old)
@@ -51,7 +48,8 @@ def test_sigkill_three_times_loses_nothing(local_aws, assembly_jar, cleanup_driv
             again = supervisor.rerun_last()
             assert again == "unchanged"
         record = backends.store.driver()
-        assert record is not None and record.pid != old and alive(record.pid)
+        assert record is not None and record.pid is not None and record.pid != old
+        assert alive(record.pid)
     put_all(client, spec.stream.name, ids[3000:])
     tally = wait_all_out(spec, ids, timeout=240)
     print(f"after 3 SIGKILLs: {tally.model_dump()}")
@@ -62,9 +60,7 @@ def test_sigkill_three_times_loses_nothing(local_aws, assembly_jar, cleanup_driv
     assert len(backends.store.restarts().times) == 3
 
 
-def test_stalled_driver_is_replaced_and_no_second_survives(  # type: ignore[no-untyped-def]
-    local_aws, assembly_jar, cleanup_drivers
-) -> None:
+def test_stalled_driver_is_replaced_and_no_second_survives(local_aws, assembly_jar, cleanup_drivers) -> None:
     spec = supervised_spec("stalled")
     cleanup_drivers.append(spec)
     materialize(spec)
@@ -85,7 +81,7 @@ def test_stalled_driver_is_replaced_and_no_second_survives(  # type: ignore[no-u
     assert tally.lost == 0, tally
 
 
-def test_processor_failing_every_batch_is_not_restarted_forever(  # type: ignore[no-untyped-def]
+def test_processor_failing_every_batch_is_not_restarted_forever(
     local_aws, assembly_jar, cleanup_drivers
 ) -> None:
     spec = supervised_spec("failing", processor="kinesis_pipelines.app.processors:fail_every_batch")
@@ -105,7 +101,7 @@ def test_processor_failing_every_batch_is_not_restarted_forever(  # type: ignore
     assert state.gave_up and "deterministic" in state.gave_up
 
 
-def test_a_stop_stays_stopped_and_refuses_an_earlier_restart_request(  # type: ignore[no-untyped-def]
+def test_a_stop_stays_stopped_and_refuses_an_earlier_restart_request(
     local_aws, assembly_jar, cleanup_drivers
 ) -> None:
     spec = supervised_spec("stays_stopped")
@@ -134,9 +130,7 @@ def test_a_stop_stays_stopped_and_refuses_an_earlier_restart_request(  # type: i
     assert backends.store.restarts().times == []
 
 
-def test_two_deploys_at_once_leave_exactly_one_driver(  # type: ignore[no-untyped-def]
-    local_aws, assembly_jar, cleanup_drivers
-) -> None:
+def test_two_deploys_at_once_leave_exactly_one_driver(local_aws, assembly_jar, cleanup_drivers) -> None:
     spec = supervised_spec("twice")
     cleanup_drivers.append(spec)
     backends_for(spec).stream.ensure_stream()

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def fault_proxies(local_aws, tmp_path: Path, monkeypatch) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
+def fault_proxies(local_aws, tmp_path: Path, monkeypatch) -> Iterator[dict[str, str]]:
     # boto3 honours AWS_CA_BUNDLE; the JVM already trusts the embedded certificate.
     monkeypatch.setenv("AWS_CA_BUNDLE", local_aws.ca_bundle)
     kinesis_port = int(local_aws.kinesis_endpoint.rsplit(":", 1)[1])
@@ -30,32 +30,63 @@ def fault_proxies(local_aws, tmp_path: Path, monkeypatch) -> Iterator[dict[str, 
     key = str(Path(cert).with_name("key.pem"))
     kinesis_proxy, dynamodb_proxy = free_port(), free_port()
     procs = [
-        start_group([sys.executable, "-m", "kinesis_pipelines.emulators.fault_proxy",
-                     "--port", str(kinesis_proxy), "--target-port", str(kinesis_port),
-                     "--throttle", "Kinesis_20131202.GetRecords", "--every", "2"],
-                    tmp_path / "kinesis-proxy.log"),
-        start_group([sys.executable, "-m", "kinesis_pipelines.emulators.fault_proxy",
-                     "--port", str(dynamodb_proxy), "--target-port", str(dynalite_port),
-                     "--throttle", "DynamoDB_20120810.UpdateItem", "--every", "2",
-                     "--tls-cert", cert, "--tls-key", key],
-                    tmp_path / "dynamodb-proxy.log"),
+        start_group(
+            [
+                sys.executable,
+                "-m",
+                "kinesis_pipelines.emulators.fault_proxy",
+                "--port",
+                str(kinesis_proxy),
+                "--target-port",
+                str(kinesis_port),
+                "--throttle",
+                "Kinesis_20131202.GetRecords",
+                "--every",
+                "2",
+            ],
+            tmp_path / "kinesis-proxy.log",
+        ),
+        start_group(
+            [
+                sys.executable,
+                "-m",
+                "kinesis_pipelines.emulators.fault_proxy",
+                "--port",
+                str(dynamodb_proxy),
+                "--target-port",
+                str(dynalite_port),
+                "--throttle",
+                "DynamoDB_20120810.UpdateItem",
+                "--every",
+                "2",
+                "--tls-cert",
+                cert,
+                "--tls-key",
+                key,
+            ],
+            tmp_path / "dynamodb-proxy.log",
+        ),
     ]
     try:
         for port, proc in zip((kinesis_proxy, dynamodb_proxy), procs, strict=True):
             assert wait_for_port(port, 30, proc)
-        yield {"kinesis": f"http://127.0.0.1:{kinesis_proxy}",
-               "dynamodb": f"https://127.0.0.1:{dynamodb_proxy}"}
+        yield {
+            "kinesis": f"http://127.0.0.1:{kinesis_proxy}",
+            "dynamodb": f"https://127.0.0.1:{dynamodb_proxy}",
+        }
     finally:
         for proc in procs:
             stop_group(proc.pid, grace_seconds=2)
 
 
-def test_job_keeps_going_under_throttling(fault_proxies, assembly_jar, cleanup_drivers) -> None:  # type: ignore[no-untyped-def]
+def test_job_keeps_going_under_throttling(fault_proxies, assembly_jar, cleanup_drivers) -> None:
     spec = make_spec("throttled", shards=2, write_ahead_log=True)
-    spec = spec.model_copy(update={
-        "stream": spec.stream.model_copy(update={"endpoint_url": fault_proxies["kinesis"]}),
-        "app_table": spec.app_table.model_copy(update={"endpoint_url": fault_proxies["dynamodb"]}),
-    })
+    spec = spec.model_copy(
+        update={
+            "stream": spec.stream.model_copy(update={"endpoint_url": fault_proxies["kinesis"]}),
+            "app_table": spec.app_table.model_copy(update={"endpoint_url": fault_proxies["dynamodb"]}),
+        }
+    )
     cleanup_drivers.append(spec)
     materialize(spec)
     ids = unique_ids("throttled", 3_000)

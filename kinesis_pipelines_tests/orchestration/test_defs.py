@@ -17,12 +17,31 @@ def test_definitions_module_loads_the_examples() -> None:
     keys = {key.to_user_string() for key in repo.asset_graph.get_all_asset_keys()}
     assert keys == {
         "kinesis_asl_assembly/spark_3_3_0",
-        "records/stream", "records/app_table", "records/streaming_job",
-        "wordcount/stream", "wordcount/app_table", "wordcount/streaming_job",
+        "records/stream",
+        "records/app_table",
+        "records/streaming_job",
+        "wordcount/stream",
+        "wordcount/app_table",
+        "wordcount/streaming_job",
     }
     jobs = {job.name for job in repo.get_all_jobs()} - {"__ASSET_JOB"}
     kinds = ("deploy", "stop", "restart", "rebalance")
-    assert jobs == {f"{p}__{j}" for p in ("records", "wordcount") for j in kinds}
+    pipelines = ("records", "wordcount")
+    assert jobs == {f"{p}__{j}" for p in pipelines for j in kinds}
+    assert {s.name: s.job_name for s in repo.sensor_defs} == {
+        f"{p}__health": f"{p}__restart" for p in pipelines
+    }
+    assert {s.name: (s.job_name, s.cron_schedule) for s in repo.schedule_defs} == {
+        f"{p}__rebalance_schedule": (f"{p}__rebalance", "*/15 * * * *") for p in pipelines
+    }
+    checks = {(key.asset_key.to_user_string(), key.name) for key in repo.asset_graph.asset_check_keys}
+    assert checks == {
+        (f"{p}/streaming_job", check)
+        for p in pipelines
+        for check in ("job_healthy", "lag_under_limit", "restarts_within_budget")
+    }
+    resources = set(repo.get_top_level_resources())
+    assert resources == {f"{p}__{r}" for p in pipelines for r in ("stream", "app_table", "spark_job")}
 
 
 def test_assets_carry_kinds_groups_and_dependencies() -> None:
@@ -32,7 +51,9 @@ def test_assets_carry_kinds_groups_and_dependencies() -> None:
     assert job.kinds == {"spark"}
     assert job.group_name == "orders"
     assert {k.to_user_string() for k in job.parent_keys} == {
-        "orders/stream", "orders/app_table", "kinesis_asl_assembly/spark_3_3_0",
+        "orders/stream",
+        "orders/app_table",
+        "kinesis_asl_assembly/spark_3_3_0",
     }
     assert graph.get(dg.AssetKey(["orders", "stream"])).kinds == {"kinesis"}
     assert graph.get(dg.AssetKey(["orders", "app_table"])).kinds == {"dynamodb"}

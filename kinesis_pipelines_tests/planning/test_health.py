@@ -8,13 +8,21 @@ from kinesis_pipelines.planning.health import (
     classify_failure,
 )
 
-RUNNING = Observation(deployed=True, running=True, api_responding=True, receivers=2,
-                      active_receivers=2, completed_batches=10)
+RUNNING = Observation(
+    deployed=True, running=True, api_responding=True, receivers=2, active_receivers=2, completed_batches=10
+)
 
 
-def look(obs: Observation, now: float, previous: int = 10, progress_at: float | None = 100.0):  # type: ignore[no-untyped-def]
-    return classify(obs, now=now, previous_batches=previous, progress_at=progress_at,
-                    batch_interval_seconds=2, stall_batches=5, started_at=0)
+def look(obs: Observation, now: float, previous: int = 10, progress_at: float | None = 100.0):
+    return classify(
+        obs,
+        now=now,
+        previous_batches=previous,
+        progress_at=progress_at,
+        batch_interval_seconds=2,
+        stall_batches=5,
+        started_at=0,
+    )
 
 
 def test_batches_advancing_is_healthy() -> None:
@@ -40,8 +48,15 @@ def test_inactive_receivers_is_stalled() -> None:
 
 def test_startup_grace() -> None:
     starting = RUNNING.model_copy(update={"api_responding": False, "completed_batches": 0})
-    verdict = classify(starting, now=60, previous_batches=0, progress_at=None,
-                       batch_interval_seconds=2, stall_batches=5, started_at=0)
+    verdict = classify(
+        starting,
+        now=60,
+        previous_batches=0,
+        progress_at=None,
+        batch_interval_seconds=2,
+        stall_batches=5,
+        started_at=0,
+    )
     assert verdict.health is Health.HEALTHY
 
 
@@ -68,6 +83,13 @@ def test_failure_classification() -> None:
 
 def test_no_grace_once_batches_were_seen() -> None:
     silent = RUNNING.model_copy(update={"api_responding": False})
-    verdict = classify(silent, now=40, previous_batches=10, progress_at=20,
-                       batch_interval_seconds=2, stall_batches=5, started_at=0)
+    verdict = classify(
+        silent,
+        now=40,
+        previous_batches=10,
+        progress_at=20,
+        batch_interval_seconds=2,
+        stall_batches=5,
+        started_at=0,
+    )
     assert verdict.health is Health.STALLED

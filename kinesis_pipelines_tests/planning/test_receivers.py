@@ -8,7 +8,7 @@ from kinesis_pipelines.errors import PlanError
 from kinesis_pipelines.planning import plan_receivers
 
 
-def plan(**overrides: object):  # type: ignore[no-untyped-def]
+def plan(**overrides: object):
     args = {
         "open_shards": 2,
         "max_receivers": 8,

@@ -13,15 +13,39 @@ from kinesis_pipelines.planning.reshard import (
     split_steps,
 )
 
-POLICY = RebalancePolicy(target_utilization=0.5, scale_up_threshold=0.8, scale_down_threshold=0.2,
-                         min_shards=1, max_shards=64, cooldown_seconds=600, lag_limit_seconds=60)
+POLICY = RebalancePolicy(
+    target_utilization=0.5,
+    scale_up_threshold=0.8,
+    scale_down_threshold=0.2,
+    min_shards=1,
+    max_shards=64,
+    cooldown_seconds=600,
+    lag_limit_seconds=60,
+)
 
 
-def plan(policy: RebalancePolicy = POLICY, rate: float = 0.0, shards: int = 2, lag: float = 0.0,
-         calls: list[float] | None = None, last_change: float | None = None, mode: str = "PROVISIONED"):  # type: ignore[no-untyped-def]
-    return plan_rebalance(policy, Metrics(incoming_records_per_s=rate, max_lag_seconds=lag), shards,
-                          mode, calls or [], last_change, now=100_000, max_receivers=8,
-                          executor_cores=9, processing_cores=1, master="local")
+def plan(
+    policy: RebalancePolicy = POLICY,
+    rate: float = 0.0,
+    shards: int = 2,
+    lag: float = 0.0,
+    calls: list[float] | None = None,
+    last_change: float | None = None,
+    mode: str = "PROVISIONED",
+):
+    return plan_rebalance(
+        policy,
+        Metrics(incoming_records_per_s=rate, max_lag_seconds=lag),
+        shards,
+        mode,
+        calls or [],
+        last_change,
+        now=100_000,
+        max_receivers=8,
+        executor_cores=9,
+        processing_cores=1,
+        master="local",
+    )
 
 
 def test_scale_up_doubles_per_call_and_resizes_receivers() -> None:
@@ -47,8 +71,12 @@ def test_quota_used_up_is_refused() -> None:
 
 
 def test_partial_quota_stops_early() -> None:
-    result = plan(rate=2 * 1000 * 0.9, shards=2, calls=[99_000.0] * (DAILY_CALLS - 2),
-                  policy=POLICY.model_copy(update={"target_utilization": 0.1}))
+    result = plan(
+        rate=2 * 1000 * 0.9,
+        shards=2,
+        calls=[99_000.0] * (DAILY_CALLS - 2),
+        policy=POLICY.model_copy(update={"target_utilization": 0.1}),
+    )
     assert result.steps == [4, 8] and "only 2 call(s) left" in result.reason
 
 
@@ -84,12 +112,17 @@ def test_policy_rules() -> None:
 
 @settings(max_examples=500)
 @given(
-    rate=st.floats(0, 200_000), shards=st.integers(1, 500), lag=st.floats(0, 10_000),
-    used=st.integers(0, 12), min_shards=st.integers(1, 20), extra=st.integers(0, 200),
+    rate=st.floats(0, 200_000),
+    shards=st.integers(1, 500),
+    lag=st.floats(0, 10_000),
+    used=st.integers(0, 12),
+    min_shards=st.integers(1, 20),
+    extra=st.integers(0, 200),
     since_change=st.one_of(st.none(), st.floats(0, 100_000)),
 )
-def test_no_plan_breaks_a_rule(rate: float, shards: int, lag: float, used: int, min_shards: int,
-                               extra: int, since_change: float | None) -> None:
+def test_no_plan_breaks_a_rule(
+    rate: float, shards: int, lag: float, used: int, min_shards: int, extra: int, since_change: float | None
+) -> None:
     policy = POLICY.model_copy(update={"min_shards": min_shards, "max_shards": min_shards + extra})
     last = None if since_change is None else 100_000 - since_change
     result = plan(policy, rate=rate, shards=shards, lag=lag, calls=[99_999.0] * used, last_change=last)

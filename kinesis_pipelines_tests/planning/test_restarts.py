@@ -5,8 +5,9 @@ from hypothesis import strategies as st
 
 from kinesis_pipelines.planning.restarts import RestartPolicy, decide_restart
 
-POLICY = RestartPolicy(backoff_seconds=5, max_backoff_seconds=60, budget=3, window_seconds=3600,
-                       stable_seconds=600)
+POLICY = RestartPolicy(
+    backoff_seconds=5, max_backoff_seconds=60, budget=3, window_seconds=3600, stable_seconds=600
+)
 
 
 def test_first_restart_is_immediate() -> None:
@@ -48,9 +49,14 @@ def test_deterministic_failures_are_not_restarted() -> None:
     backoff=st.floats(min_value=0.5, max_value=100),
 )
 def test_never_more_than_the_budget_in_any_window(gaps: list[float], budget: int, backoff: float) -> None:
-    policy = RestartPolicy(backoff_seconds=backoff, max_backoff_seconds=backoff * 64, budget=budget,
-                           window_seconds=3600, stable_seconds=10**9)
-    now, restarts = 0.0, []
+    policy = RestartPolicy(
+        backoff_seconds=backoff,
+        max_backoff_seconds=backoff * 64,
+        budget=budget,
+        window_seconds=3600,
+        stable_seconds=10**9,
+    )
+    now, restarts = 0.0, list[float]()
     for gap in gaps:
         now += gap
         if decide_restart(policy, restarts, now, healthy_since=None).restart:

@@ -13,8 +13,9 @@ from kinesis_pipelines.tools import spark_class
 
 
 class StandaloneCluster:
-    def __init__(self, home: Path, workers: int = 1, cores_per_worker: int = 3,
-                 memory_per_worker: str = "1g") -> None:
+    def __init__(
+        self, home: Path, workers: int = 1, cores_per_worker: int = 3, memory_per_worker: str = "1g"
+    ) -> None:
         self.home = home
         self.workers = workers
         self.cores_per_worker = cores_per_worker
@@ -34,9 +35,18 @@ class StandaloneCluster:
         env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_MASTER_HOST": "127.0.0.1"}
         logs = self.home / "standalone"
         master = start_group(
-            [spark_class(), "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-             "--port", str(port), "--webui-port", str(ui_port)],
-            logs / "master.log", env=env,
+            [
+                spark_class(),
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--webui-port",
+                str(ui_port),
+            ],
+            logs / "master.log",
+            env=env,
         )
         self.pids.append(master.pid)
         if not wait_for_port(port, timeout, master):
@@ -49,11 +59,25 @@ class StandaloneCluster:
             worker_dir.mkdir(parents=True, exist_ok=True)
             worker_port = free_port()
             worker = start_group(
-                [spark_class(), "org.apache.spark.deploy.worker.Worker", self.master_url,
-                 "--host", "127.0.0.1", "--port", str(worker_port),
-                 "--webui-port", str(free_port()), "--cores", str(self.cores_per_worker),
-                 "--memory", self.memory_per_worker, "--work-dir", str(worker_dir)],
-                logs / f"worker-{index}.log", env=env,
+                [
+                    spark_class(),
+                    "org.apache.spark.deploy.worker.Worker",
+                    self.master_url,
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(worker_port),
+                    "--webui-port",
+                    str(free_port()),
+                    "--cores",
+                    str(self.cores_per_worker),
+                    "--memory",
+                    self.memory_per_worker,
+                    "--work-dir",
+                    str(worker_dir),
+                ],
+                logs / f"worker-{index}.log",
+                env=env,
             )
             self.pids.append(worker.pid)
             if not wait_for_port(worker_port, timeout, worker):
