@@ -19,3 +19,14 @@ def cache_home() -> Path:
     if configured:
         return Path(configured).absolute()
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kinesis-pipelines"
+
+
+def resolve_path(path: str) -> Path:
+    """Relative spec paths live under the package's state home."""
+    candidate = Path(path).expanduser()
+    return candidate if candidate.is_absolute() else state_home() / candidate
+
+
+def pipeline_dir(name: str) -> Path:
+    """Where one pipeline's state lives."""
+    return state_home() / "pipelines" / name

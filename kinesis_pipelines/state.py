@@ -16,20 +16,12 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from kinesis_pipelines.home import state_home
+from kinesis_pipelines.home import pipeline_dir, resolve_path
 from kinesis_pipelines.launch.base import DriverRecord
 
 Model = TypeVar("Model", bound=BaseModel)
 
-
-def resolve_path(path: str) -> Path:
-    """Relative spec paths live under the package's state home."""
-    candidate = Path(path).expanduser()
-    return candidate if candidate.is_absolute() else state_home() / candidate
-
-
-def pipeline_dir(name: str) -> Path:
-    return state_home() / "pipelines" / name
+__all__ = ["PipelineStore", "pipeline_dir", "resolve_path"]
 
 
 class Intent(BaseModel):

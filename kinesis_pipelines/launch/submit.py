@@ -16,10 +16,10 @@ from kinesis_pipelines.app.config import DriverConfig
 from kinesis_pipelines.aws.connection import AwsConnection
 from kinesis_pipelines.emulators.tls import TRUSTSTORE_PASSWORD
 from kinesis_pipelines.errors import SpecError
+from kinesis_pipelines.home import resolve_path
 from kinesis_pipelines.launch.base import SubmitRequest
 from kinesis_pipelines.planning import ReceiverPlan, checkpoint_generation
 from kinesis_pipelines.spec import PipelineSpec
-from kinesis_pipelines.state import resolve_path
 from kinesis_pipelines.tools import python_executable, spark_submit
 
 APP_DIR = Path(receiver_app.__file__).parent
