@@ -1,6 +1,6 @@
 """Assembly build cold (empty jar cache and empty Maven repository) and warm (cache hit).
 
-    .venv/bin/python bench/assembly.py
+.venv/bin/python bench/assembly.py
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ CHILD = textwrap.dedent(
     import json, resource, sys, time
     t0 = time.perf_counter()
     import dagster  # noqa: F401
-    from kinesis_pipelines.orchestration.project import load_project_definitions
+    from kinesis_pipelines.definitions import load_project_definitions
     imported = time.perf_counter()
     repo = load_project_definitions(__import__("pathlib").Path(sys.argv[1])).get_repository_def()
     done = time.perf_counter()
@@ -66,7 +66,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             make_project(Path(tmp), count)
             result = subprocess.run(
-                [sys.executable, "-c", CHILD, tmp], capture_output=True, text=True,
+                [sys.executable, "-c", CHILD, tmp],
+                capture_output=True,
+                text=True,
                 env={"PYTHONPATH": tmp, "PATH": "/usr/bin:/bin"},
             )
             if result.returncode != 0:
@@ -74,8 +76,10 @@ def main() -> None:
             rows.append((count, json.loads(result.stdout.strip().splitlines()[-1])))
     print(f"{'pipelines':>9} {'assets':>7} {'import s':>9} {'load s':>7} {'peak RSS MiB':>13}")
     for count, row in rows:
-        print(f"{count:>9} {row['assets']:>7} {row['import_s']:>9.2f} {row['load_s']:>7.2f} "
-              f"{row['peak_rss_mib']:>13.0f}")
+        print(
+            f"{count:>9} {row['assets']:>7} {row['import_s']:>9.2f} {row['load_s']:>7.2f} "
+            f"{row['peak_rss_mib']:>13.0f}"
+        )
     base = rows[0][1]["load_s"]
     print(f"load time ratio 100/1: {rows[-1][1]['load_s'] / base:.1f}")
 

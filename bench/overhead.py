@@ -18,13 +18,13 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import isolated_home
+from kinesis_pipelines import operations
 from kinesis_pipelines.assembly.build import build_assembly
 from kinesis_pipelines.aws import resolve_connection
 from kinesis_pipelines.emulators.local_aws import LocalAws
-from kinesis_pipelines.launch.base import DriverRecord
-from kinesis_pipelines.launch.local import LocalProcessLauncher
+from kinesis_pipelines.launch import DriverRecord, LocalProcessLauncher
 from kinesis_pipelines.launch.submit import build_submit_request
-from kinesis_pipelines.pipeline import deploy, resources_for
+from kinesis_pipelines.operations.deploy import receiver_plan
 from kinesis_pipelines.processes import free_port
 from kinesis_pipelines.spec import PipelineSpec
 
@@ -46,13 +46,15 @@ def first_batch(ui_url: str, timeout: float = 300) -> float:
 
 
 def spec_for(name: str) -> PipelineSpec:
-    return PipelineSpec.model_validate({
-        "name": name,
-        "stream": {"name": "bench-oh", "endpoint_url": "embedded", "shards": 2},
-        "app_table": {"application_name": f"bench-{name}", "endpoint_url": "embedded"},
-        "cloudwatch_endpoint_url": "embedded",
-        "job": {"checkpoint_dir": "cp", "sink": {"path": f"out-{name}"}, "executor_cores": 3},
-    })
+    return PipelineSpec.model_validate(
+        {
+            "name": name,
+            "stream": {"name": "bench-oh", "endpoint_url": "embedded", "shards": 2},
+            "app_table": {"application_name": f"bench-{name}", "endpoint_url": "embedded"},
+            "cloudwatch_endpoint_url": "embedded",
+            "job": {"checkpoint_dir": "cp", "sink": {"path": f"out-{name}"}, "executor_cores": 3},
+        }
+    )
 
 
 def main() -> None:
@@ -61,17 +63,20 @@ def main() -> None:
         jar = build_assembly()
         # Hand-typed: the exact argv and env the package would run, started directly.
         hand = spec_for("by_hand")
-        resources_for(hand).stream.ensure_stream()
-        resources_for(hand).app_table.ensure_table([], lambda _s: None)
-        plan = resources_for(hand).job.plan(2)
-        request, config, override = build_submit_request(
-            hand, plan, resolve_connection(hand), jar.path, free_port()
+        hand_backends = operations.backends_for(hand)
+        stream = hand_backends.stream.ensure_stream()
+        hand_backends.app_table.ensure_table(stream.all_shards, hand_backends.stream.oldest_sequence_number)
+        plan = receiver_plan(hand, len(stream.open_shards))
+        request = build_submit_request(
+            hand,
+            plan,
+            resolve_connection(hand),
+            jar.path,
+            ui_port=free_port(),
+            control_root=hand_backends.store.root / "generations",
         )
-        gen = Path(config.info_file).parent
-        gen.mkdir(parents=True, exist_ok=True)
-        (gen / "job.json").write_text(config.model_dump_json())
-        if override:
-            (gen / "region-override.xml").write_text(override)
+        # The launcher writes request.files (the job file, the region override) into
+        # request.control_dir before it starts spark-submit.
         launcher = LocalProcessLauncher()
         t0 = time.monotonic()
         record: DriverRecord = launcher.submit(request)
@@ -79,10 +84,12 @@ def main() -> None:
         launcher.stop_gracefully(record, 60)
 
         packaged = spec_for("packaged")
+        backends = operations.backends_for(packaged)
         t0 = time.monotonic()
-        _s, _t, _j, result = deploy(packaged)
-        package_seconds = first_batch(result.ui_url) - t0
-        resources_for(packaged).job.stop()
+        deployment = operations.deploy(packaged, backends)
+        assert deployment.job.record is not None, deployment.job
+        package_seconds = first_batch(deployment.job.record.ui_url) - t0
+        operations.stop(packaged, backends, by="bench")
     print(f"hand-typed spark-submit   {hand_seconds:.2f} s to first batch")
     print(f"kinesis-pipelines deploy  {package_seconds:.2f} s to first batch")
     print(f"ratio package/hand        {package_seconds / hand_seconds:.2f}")

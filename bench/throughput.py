@@ -10,19 +10,20 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import group_rss_mib, isolated_home
+from kinesis_pipelines import operations
 from kinesis_pipelines.app.sinks import read_output
 from kinesis_pipelines.emulators.local_aws import LocalAws
-from kinesis_pipelines.launch.submit import resolve_path
-from kinesis_pipelines.pipeline import deploy, resources_for
 from kinesis_pipelines.producer import account, put_all, unique_ids
 from kinesis_pipelines.spec import PipelineSpec
+from kinesis_pipelines.state import resolve_path
 
 
-def boto3_drain(client, stream: str, shard_ids: list[str], expected: int) -> float:  # type: ignore[no-untyped-def]
+def boto3_drain(client: Any, stream: str, shard_ids: list[str], expected: int) -> float:
     """Seconds for one plain reader to read every record of every shard from the start."""
     started = time.monotonic()
     seen = 0
@@ -46,46 +47,50 @@ def main() -> None:
     parser.add_argument("--shards", type=int, default=2)
     args = parser.parse_args()
     isolated_home()
-    spec = PipelineSpec.model_validate({
-        "name": "bench_tp",
-        "stream": {"name": "bench-tp", "endpoint_url": "embedded", "shards": args.shards},
-        "app_table": {"application_name": "bench-tp-app", "endpoint_url": "embedded"},
-        "cloudwatch_endpoint_url": "embedded",
-        "job": {"checkpoint_dir": "cp", "sink": {"path": "out"}, "executor_cores": args.shards + 1,
-                "batch_interval_seconds": 1},
-    })
+    spec = PipelineSpec.model_validate(
+        {
+            "name": "bench_tp",
+            "stream": {"name": "bench-tp", "endpoint_url": "embedded", "shards": args.shards},
+            "app_table": {"application_name": "bench-tp-app", "endpoint_url": "embedded"},
+            "cloudwatch_endpoint_url": "embedded",
+            "job": {
+                "checkpoint_dir": "cp",
+                "sink": {"path": "out"},
+                "executor_cores": args.shards + 1,
+                "batch_interval_seconds": 1,
+            },
+        }
+    )
     with LocalAws():
-        resources = resources_for(spec)
-        report = resources.stream.ensure_stream()
+        backends = operations.backends_for(spec)
+        report = backends.stream.ensure_stream()
         ids = unique_ids("tp", args.records)
         t0 = time.monotonic()
-        put_all(resources.stream.client(), spec.stream.name, ids)
+        put_all(backends.stream.client, spec.stream.name, ids)
         put_seconds = time.monotonic() - t0
-        boto_seconds = boto3_drain(
-            resources.stream.client(), spec.stream.name, report.open_shards, args.records
-        )
+        boto_seconds = boto3_drain(backends.stream.client, spec.stream.name, report.open_shards, args.records)
         deploy_started = time.monotonic()
-        _s, _t, _jar, result = deploy(spec)
+        deployment = operations.deploy(spec, backends)
+        record = deployment.job.record
+        assert record is not None, deployment.job
         sink = resolve_path(spec.job.sink.path)
         first = None
         peak_rss = 0.0
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             tally = account(ids, read_output(sink))
-            peak_rss = max(peak_rss, group_rss_mib(result.record.pid or 0))
+            peak_rss = max(peak_rss, group_rss_mib(record.pid or 0))
             if tally.processed and first is None:
                 first = time.monotonic()
             if tally.lost == 0:
                 break
             time.sleep(0.2)
         done = time.monotonic()
-        resources.job.stop()
+        operations.stop(spec, backends, by="bench")
     assert first is not None and tally.lost == 0, tally
     # The job works in micro-batches: its reading time is the span of the batches that held
     # records, plus one batch interval; startup (JVM, KCL taking leases) is reported apart.
-    batch_times = sorted(
-        int(d.name.split("-")[1]) for d in sink.glob("batch-*") if any(d.glob("part-*"))
-    )
+    batch_times = sorted(int(d.name.split("-")[1]) for d in sink.glob("batch-*") if any(d.glob("part-*")))
     interval = spec.job.batch_interval_seconds
     job_seconds = (batch_times[-1] - batch_times[0]) / 1000 + interval
     boto_rate = args.records / boto_seconds
@@ -93,8 +98,10 @@ def main() -> None:
     print(f"records                 {args.records} on {args.shards} shard(s)")
     print(f"put                     {args.records / put_seconds:,.0f} records/s")
     print(f"boto3 reader            {boto_rate:,.0f} records/s ({boto_seconds:.2f} s)")
-    print(f"deployed job            {job_rate:,.0f} records/s ({job_seconds:.2f} s over "
-          f"{len(batch_times)} batch(es) of {interval:g} s)")
+    print(
+        f"deployed job            {job_rate:,.0f} records/s ({job_seconds:.2f} s over "
+        f"{len(batch_times)} batch(es) of {interval:g} s)"
+    )
     print(f"deploy to all processed {done - deploy_started:.1f} s (JVM start, KCL leases, reading)")
     print(f"ratio job/boto3         {job_rate / boto_rate:.2f}")
     print(f"duplicates              {tally.duplicates}")
