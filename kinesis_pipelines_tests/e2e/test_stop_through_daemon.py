@@ -56,7 +56,7 @@ IDS_PER_CYCLE = 200
 
 
 @pytest.fixture
-def dagster_services(  # type: ignore[no-untyped-def]
+def dagster_services(
     tmp_path: Path, session_home: Path, local_aws, assembly_jar
 ) -> Iterator[DagsterGraphQLClient]:
     """A webserver and a daemon, each in its own process group, DAGSTER_HOME in tmp_path, and
@@ -70,18 +70,33 @@ def dagster_services(  # type: ignore[no-untyped-def]
     # Create the SQLite storage once, up front: the webserver, the daemon and their code servers
     # creating it at the same moment can stamp two alembic heads, and then none of them loads.
     subprocess.run(
-        [str(bin_dir / "dagster"), "instance", "migrate"], env=env, cwd=REPO, check=True,
-        stdout=subprocess.DEVNULL, timeout=120,
+        [str(bin_dir / "dagster"), "instance", "migrate"],
+        env=env,
+        cwd=REPO,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        timeout=120,
     )
     port = free_port()
     webserver = start_group(
-        [str(bin_dir / "dagster-webserver"), "-w", str(REPO / "workspace.yaml"),
-         "-h", "127.0.0.1", "-p", str(port)],
-        tmp_path / "webserver.log", env=env, cwd=REPO,
+        [
+            str(bin_dir / "dagster-webserver"),
+            "-w",
+            str(REPO / "workspace.yaml"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        tmp_path / "webserver.log",
+        env=env,
+        cwd=REPO,
     )
     daemon = start_group(
         [str(bin_dir / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
-        tmp_path / "daemon.log", env=env, cwd=REPO,
+        tmp_path / "daemon.log",
+        env=env,
+        cwd=REPO,
     )
     try:
         assert wait_for_port(port, 180, webserver), (tmp_path / "webserver.log").read_text()[-3000:]
@@ -236,8 +251,7 @@ def run_errors(client: DagsterGraphQLClient, run_id: str) -> list[str]:
 def sensor_ticks(
     client: DagsterGraphQLClient, repository: str, after: float
 ) -> tuple[str, list[dict[str, Any]]]:
-    selector = {"repositoryLocationName": LOCATION, "repositoryName": repository,
-                "sensorName": HEALTH_SENSOR}
+    selector = {"repositoryLocationName": LOCATION, "repositoryName": repository, "sensorName": HEALTH_SENSOR}
     answer = client._execute(TICKS_QUERY, {"selector": selector, "after": after})["sensorOrError"]
     assert answer["__typename"] == "Sensor", answer
     state = answer["sensorState"]
@@ -319,7 +333,7 @@ def wait_out(root: Path, ids: list[str], timeout: float = 150) -> float:
 # --- the test ----------------------------------------------------------------------------------
 
 
-def test_stop_sticks_while_the_daemon_runs_the_health_sensor(  # type: ignore[no-untyped-def]
+def test_stop_sticks_while_the_daemon_runs_the_health_sensor(
     dagster_services, local_aws, session_home: Path
 ) -> None:
     client: DagsterGraphQLClient = dagster_services
@@ -329,7 +343,9 @@ def test_stop_sticks_while_the_daemon_runs_the_health_sensor(  # type: ignore[no
     sink = Path(spec.job.sink.path)
     sink = sink if sink.is_absolute() else session_home / sink
     kinesis = boto3.client(
-        "kinesis", endpoint_url=local_aws.kinesis_endpoint, region_name=local_aws.region,
+        "kinesis",
+        endpoint_url=local_aws.kinesis_endpoint,
+        region_name=local_aws.region,
         verify=local_aws.ca_bundle,
     )
     test_started = time.monotonic()
@@ -352,9 +368,11 @@ def test_stop_sticks_while_the_daemon_runs_the_health_sensor(  # type: ignore[no
             stop_launched_at = time.time()
             t1 = time.monotonic()
             stop_id = client.submit_job_execution(
-                STOP_JOB, repository_location_name=LOCATION,
-                run_config={"ops": {f"{PIPELINE}__stop_driver": {
-                    "config": {"timeout_seconds": STOP_TIMEOUT_SECONDS}}}},
+                STOP_JOB,
+                repository_location_name=LOCATION,
+                run_config={
+                    "ops": {f"{PIPELINE}__stop_driver": {"config": {"timeout_seconds": STOP_TIMEOUT_SECONDS}}}
+                },
             )
             assert_success(client, stop_id, f"cycle {cycle}: {STOP_JOB}")
             stop_s = time.monotonic() - t1
@@ -377,8 +395,11 @@ def test_stop_sticks_while_the_daemon_runs_the_health_sensor(  # type: ignore[no
             watch_ended_at = time.time()
 
             sensor_status, ticks = sensor_ticks(client, repository, stop_launched_at)
-            watch_ticks = [t for t in ticks if watch_started_at <= t["timestamp"] <= watch_ended_at
-                           and t["status"] != "STARTED"]
+            watch_ticks = [
+                t
+                for t in ticks
+                if watch_started_at <= t["timestamp"] <= watch_ended_at and t["status"] != "STARTED"
+            ]
             requested = sorted({r for t in ticks for r in t["runIds"]})
             new_drivers = {pid: seen for pid, seen in driver_seen.items() if pid not in drivers}
             print(
@@ -390,13 +411,18 @@ def test_stop_sticks_while_the_daemon_runs_the_health_sensor(  # type: ignore[no
                 flush=True,
             )
             for run in restart_seen.values():
-                print(f"  {RESTART_JOB} run {run['runId']} {run['status']} created "
-                      f"{run['creationTime'] - stop_launched_at:+.1f} s after the stop launch, "
-                      f"tags {[(t['key'], t['value']) for t in run['tags']]}", flush=True)
+                print(
+                    f"  {RESTART_JOB} run {run['runId']} {run['status']} created "
+                    f"{run['creationTime'] - stop_launched_at:+.1f} s after the stop launch, "
+                    f"tags {[(t['key'], t['value']) for t in run['tags']]}",
+                    flush=True,
+                )
             for pid, (after, cmdline) in sorted(driver_seen.items()):
                 kind = "a NEW driver" if pid in new_drivers else "the stopped driver still"
-                print(f"  {kind} pid {pid} seen {after:.1f} s after the stop launch: {cmdline[:200]}",
-                      flush=True)
+                print(
+                    f"  {kind} pid {pid} seen {after:.1f} s after the stop launch: {cmdline[:200]}",
+                    flush=True,
+                )
 
             problems = []
             if restart_seen:
@@ -418,8 +444,11 @@ def test_stop_sticks_while_the_daemon_runs_the_health_sensor(  # type: ignore[no
                 f"the stop: the watch proves nothing ({ticks})"
             )
             errors = [t["error"]["message"][:300] for t in watch_ticks if t["error"]]
-            print(f"  tick statuses {[t['status'] for t in watch_ticks]}"
-                  + (f"; errors {errors}" if errors else ""), flush=True)
+            print(
+                f"  tick statuses {[t['status'] for t in watch_ticks]}"
+                + (f"; errors {errors}" if errors else ""),
+                flush=True,
+            )
     finally:
         # launch nothing; kill what a run of ours may have left
         killed = kill_drivers(session_home)
