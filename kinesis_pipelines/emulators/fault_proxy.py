@@ -18,7 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
 
 
-def make_handler(target_port: int, throttled: set[str], every: int, error: str):  # type: ignore[no-untyped-def]
+def make_handler(
+    target_port: int, throttled: set[str], every: int, error: str
+) -> type[BaseHTTPRequestHandler]:
     counter = {"calls": 0, "throttled": 0}
     lock = threading.Lock()
 

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import ssl
+from collections.abc import Awaitable, Callable
 
 HOST = "127.0.0.1"
 
@@ -23,7 +24,9 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             writer.close()
 
 
-def _handler(target_port: int):  # type: ignore[no-untyped-def]
+def _handler(
+    target_port: int,
+) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
     async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         try:
             upstream_r, upstream_w = await asyncio.open_connection(HOST, target_port)
@@ -51,8 +54,11 @@ def main() -> None:
     parser.add_argument("--key", required=True)
     parser.add_argument("--route", action="append", required=True, help="LISTEN:TARGET")
     args = parser.parse_args()
-    routes = [tuple(int(p) for p in route.split(":", 1)) for route in args.route]
-    asyncio.run(_serve(args.cert, args.key, routes))  # type: ignore[arg-type]
+    routes = []
+    for route in args.route:
+        listen, target = route.split(":", 1)
+        routes.append((int(listen), int(target)))
+    asyncio.run(_serve(args.cert, args.key, routes))
 
 
 if __name__ == "__main__":

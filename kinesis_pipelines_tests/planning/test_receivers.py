@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -9,7 +11,7 @@ from kinesis_pipelines.planning import plan_receivers
 
 
 def plan(**overrides: object):
-    args = {
+    args: dict[str, Any] = {
         "open_shards": 2,
         "max_receivers": 8,
         "executor_cores": 4,
@@ -17,7 +19,7 @@ def plan(**overrides: object):
         "master": "local",
     }
     args.update(overrides)
-    return plan_receivers(**args)  # type: ignore[arg-type]
+    return plan_receivers(**args)
 
 
 def test_receivers_limited_by_open_shards() -> None:
