@@ -389,7 +389,7 @@ def test_stop_sticks_while_the_daemon_runs_the_health_sensor(
                 if now >= next_runs_query:
                     for run in runs_of(client, RESTART_JOB):
                         if run["runId"] not in restarts_before:
-                            restart_seen.setdefault(run["runId"], run)
+                            restart_seen[run["runId"]] = run  # latest status
                     next_runs_query = now + 2
                 time.sleep(0.5)
             watch_ended_at = time.time()
