@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,15 +25,13 @@ import pytest
 from dagster import DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient
 
-from kinesis_pipelines.processes import free_port, start_group, stop_group, wait_for_port
 from kinesis_pipelines.producer import put_all, unique_ids
 from kinesis_pipelines.spec import load_spec
+from kinesis_pipelines_tests.e2e.dagster_services import LOCATION, REPO, dagster_services, wait_run
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[2]
 RECORDS = REPO / "kinesis_pipelines" / "defs" / "records" / "defs.yaml"
-LOCATION = "kinesis_pipelines"
 PIPELINE = "records"
 DEPLOY_JOB = f"{PIPELINE}__deploy"
 STOP_JOB = f"{PIPELINE}__stop"
@@ -56,101 +51,16 @@ IDS_PER_CYCLE = 200
 
 
 @pytest.fixture
-def dagster_services(
-    tmp_path: Path, session_home: Path, local_aws, assembly_jar
-) -> Iterator[DagsterGraphQLClient]:
-    """A webserver and a daemon, each in its own process group, DAGSTER_HOME in tmp_path, and
-    KINESIS_PIPELINES_HOME inherited from the session so both see the test's state. Drivers of
-    this session left behind (by a restart run, say) are killed after the services stop."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copyfile(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    env = {**os.environ, "DAGSTER_HOME": str(home)}
-    bin_dir = Path(sys.executable).parent
-    # Create the SQLite storage once, up front: the webserver, the daemon and their code servers
-    # creating it at the same moment can stamp two alembic heads, and then none of them loads.
-    subprocess.run(
-        [str(bin_dir / "dagster"), "instance", "migrate"],
-        env=env,
-        cwd=REPO,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        timeout=120,
-    )
-    port = free_port()
-    webserver = start_group(
-        [
-            str(bin_dir / "dagster-webserver"),
-            "-w",
-            str(REPO / "workspace.yaml"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        tmp_path / "webserver.log",
-        env=env,
-        cwd=REPO,
-    )
-    daemon = start_group(
-        [str(bin_dir / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
-        tmp_path / "daemon.log",
-        env=env,
-        cwd=REPO,
-    )
+def services(tmp_path: Path, session_home: Path, local_aws, assembly_jar) -> Iterator[DagsterGraphQLClient]:
+    """The services, and this session's drivers left behind (by a restart run, say) killed
+    after they stop."""
     try:
-        assert wait_for_port(port, 180, webserver), (tmp_path / "webserver.log").read_text()[-3000:]
-        client = DagsterGraphQLClient("127.0.0.1", port_number=port)
-        wait_location_loaded(client)
-        yield client
+        with dagster_services(tmp_path) as client:
+            yield client
     finally:
-        # the daemon first: it is what could launch another run
-        stop_group(daemon.pid, grace_seconds=10)
-        stop_group(webserver.pid, grace_seconds=10)
         killed = kill_drivers(session_home)
         if killed:
             print(f"cleanup: killed leftover {PIPELINE} driver processes {killed}", flush=True)
-
-
-LOCATION_QUERY = """
-query {
-  workspaceOrError {
-    ... on Workspace {
-      locationEntries {
-        name
-        loadStatus
-        locationOrLoadError { __typename ... on PythonError { message } }
-      }
-    }
-  }
-}
-"""
-
-
-def wait_location_loaded(client: DagsterGraphQLClient, timeout: float = 300) -> None:
-    """The webserver answers before its code server has loaded the location: wait for it, and
-    show the load error if there is one."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        entries = client._execute(LOCATION_QUERY)["workspaceOrError"]["locationEntries"]
-        entry = next((e for e in entries if e["name"] == LOCATION), None)
-        if entry and entry["loadStatus"] == "LOADED":
-            loaded = entry["locationOrLoadError"]
-            assert loaded["__typename"] == "RepositoryLocation", loaded.get("message")
-            return
-        time.sleep(1)
-    raise AssertionError(f"code location {LOCATION} not loaded after {timeout:.0f} s")
-
-
-def wait_run(client: DagsterGraphQLClient, run_id: str, timeout: float = 400) -> DagsterRunStatus:
-    deadline = time.monotonic() + timeout
-    status = None
-    while time.monotonic() < deadline:
-        status = client.get_run_status(run_id)
-        if status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED):
-            return status
-        time.sleep(1)
-    raise AssertionError(f"run {run_id} still {status} after {timeout:.0f} s")
 
 
 def assert_success(client: DagsterGraphQLClient, run_id: str, what: str) -> None:
@@ -333,10 +243,8 @@ def wait_out(root: Path, ids: list[str], timeout: float = 150) -> float:
 # --- the test ----------------------------------------------------------------------------------
 
 
-def test_stop_sticks_while_the_daemon_runs_the_health_sensor(
-    dagster_services, local_aws, session_home: Path
-) -> None:
-    client: DagsterGraphQLClient = dagster_services
+def test_stop_sticks_while_the_daemon_runs_the_health_sensor(services, local_aws, session_home: Path) -> None:
+    client: DagsterGraphQLClient = services
     spec = load_spec(RECORDS)
     assert spec.name == PIPELINE
     repository = repository_name(client)

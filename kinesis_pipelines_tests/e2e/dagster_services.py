@@ -1,0 +1,102 @@
+"""A real Dagster webserver and daemon for end-to-end tests, driven through GraphQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from dagster import DagsterInstance, DagsterRunStatus
+from dagster_graphql import DagsterGraphQLClient
+
+from kinesis_pipelines.processes import free_port, start_group, stop_group, wait_for_port
+
+REPO = Path(__file__).resolve().parents[2]
+LOCATION = "kinesis_pipelines"
+
+
+@contextmanager
+def dagster_services(tmp_path: Path) -> Iterator[DagsterGraphQLClient]:
+    """A real dagster-webserver and dagster-daemon on workspace.yaml, each in its own process
+    group, with DAGSTER_HOME in `tmp_path`; stopped (daemon first) however the block ends."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    # Create the instance's storage once, here: a webserver and a daemon starting together
+    # would both migrate the new SQLite schema and can leave it with two alembic heads.
+    DagsterInstance.from_config(str(home)).dispose()
+    bin_dir = Path(sys.executable).parent
+    port = free_port()
+    webserver = start_group(
+        [
+            str(bin_dir / "dagster-webserver"),
+            "-w",
+            str(REPO / "workspace.yaml"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        tmp_path / "webserver.log",
+        env=env,
+        cwd=REPO,
+    )
+    daemon = start_group(
+        [str(bin_dir / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
+        tmp_path / "daemon.log",
+        env=env,
+        cwd=REPO,
+    )
+    try:
+        assert wait_for_port(port, 180, webserver), (tmp_path / "webserver.log").read_text()[-3000:]
+        client = DagsterGraphQLClient("127.0.0.1", port_number=port)
+        wait_location_loaded(client)
+        yield client
+    finally:
+        stop_group(daemon.pid, grace_seconds=10)
+        stop_group(webserver.pid, grace_seconds=10)
+
+
+LOCATION_QUERY = """
+query {
+  workspaceOrError {
+    ... on Workspace {
+      locationEntries {
+        name
+        loadStatus
+        locationOrLoadError { __typename ... on PythonError { message } }
+      }
+    }
+  }
+}
+"""
+
+
+def wait_location_loaded(client: DagsterGraphQLClient, timeout: float = 300) -> None:
+    """The webserver answers before its code server has loaded the location: wait for it, and
+    show the load error if there is one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        entries = client._execute(LOCATION_QUERY)["workspaceOrError"]["locationEntries"]
+        entry = next((e for e in entries if e["name"] == LOCATION), None)
+        if entry and entry["loadStatus"] == "LOADED":
+            loaded = entry["locationOrLoadError"]
+            assert loaded["__typename"] == "RepositoryLocation", loaded.get("message")
+            return
+        time.sleep(1)
+    raise AssertionError(f"code location {LOCATION} not loaded after {timeout:.0f} s")
+
+
+def wait_run(client: DagsterGraphQLClient, run_id: str, timeout: float = 400) -> DagsterRunStatus:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.get_run_status(run_id)
+        if status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED):
+            return status
+        time.sleep(1)
+    raise AssertionError(f"run {run_id} still {status} after {timeout:.0f} s")
