@@ -200,6 +200,16 @@ class JobSpec(_Model):
         description="'local' (becomes local[cores] from the plan) or spark://host:port.",
     )
     batch_interval_seconds: float = Field(2.0, gt=0, le=3600, description="Batch interval.")
+    dedupe_window_seconds: float = Field(
+        120.0,
+        ge=0,
+        le=86400,
+        description=(
+            "Records KCL reads again (after a lease moves between receivers, or a restart from a "
+            "KCL checkpoint) are dropped when they were first delivered within this many seconds "
+            "of batches; 0 turns the delivery ledger off (at-least-once)."
+        ),
+    )
     kcl_checkpoint_interval_seconds: float = Field(
         2.0, gt=0, le=3600, description="How often KCL saves each shard's position to DynamoDB."
     )
@@ -279,13 +289,16 @@ class JobSpec(_Model):
 
     @model_validator(mode="after")
     def _cross_fields(self) -> JobSpec:
-        if self.initial_position is InitialPosition.AT_TIMESTAMP:
+        at_timestamp = self.initial_position is InitialPosition.AT_TIMESTAMP
+        if at_timestamp and self.initial_timestamp is None:
             raise ValueError(
-                "initial_position AT_TIMESTAMP is not offered by Spark 3.3's Python Kinesis API; "
-                "use LATEST or TRIM_HORIZON"
+                "initial_position AT_TIMESTAMP needs initial_timestamp, an ISO 8601 time with "
+                "a zone, like 2026-01-31T12:00:00Z"
             )
-        if self.initial_timestamp is not None:
+        if self.initial_timestamp is not None and not at_timestamp:
             raise ValueError("initial_timestamp is only used with initial_position AT_TIMESTAMP")
+        if self.initial_timestamp is not None and self.initial_timestamp.tzinfo is None:
+            raise ValueError("initial_timestamp needs a time zone, like 2026-01-31T12:00:00Z")
         if self.processing_cores >= self.executor_cores:
             raise ValueError(
                 f"executor_cores ({self.executor_cores}) must exceed processing_cores "

@@ -21,4 +21,6 @@ CONNECTOR_COORDINATES = (
 )
 # The class that `pyspark.streaming.kinesis.KinesisUtils` calls through py4j.
 PYTHON_HELPER_CLASS = "org.apache.spark.streaming.kinesis.KinesisUtilsPythonHelper"
+# The package's own helper in the assembly: input DStreams whose elements carry each record's key.
+KEYED_STREAMS_CLASS = "io.kinesispipelines.spark.KeyedKinesisStreams"
 SUPPORTED_SPARK_VERSIONS = (SPARK_VERSION,)

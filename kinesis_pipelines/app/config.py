@@ -18,10 +18,13 @@ class DriverConfig(BaseModel):
     kinesis_endpoint: str
     region: str
     initial_position: str
+    initial_timestamp_ms: int | None = None
     kcl_checkpoint_interval_seconds: float
     storage_level: str
     receivers: int
     batch_interval_seconds: float
+    dedupe_window_seconds: float
+    ledger_dir: str  # the delivery ledger: one per pipeline, across checkpoint generations
     checkpoint_dir: str
     generation: str
     control_dir: str  # job file in, driver info out, stop marker in (see app/control.py)

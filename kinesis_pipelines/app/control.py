@@ -13,6 +13,10 @@ JOB_FILE = "job.json"
 REGION_OVERRIDE_FILE = "region-override.xml"
 INFO_FILE = "driver-info.json"
 STOP_MARKER = "STOP"
+ATTEMPTS_FILE = "attempts.json"  # the local launcher's record of the driver's attempts
+# Set by a launcher that relaunches drivers itself: the fence owner this attempt must use, so the
+# launcher can break a dead attempt's fence without waiting out its TTL.
+FENCE_OWNER_ENV = "KP_FENCE_OWNER"
 
 
 class DriverInfo(BaseModel):

@@ -1,5 +1,6 @@
 """The Spark Streaming application that spark-submit runs: N Kinesis receivers, unioned, the
-user's processor, an idempotent per-batch sink; recovery through `StreamingContext.getOrCreate`
+delivery ledger (each record once, see delivery.py), the user's processor, an idempotent per-batch
+sink; recovery through `StreamingContext.getOrCreate`
 and a graceful stop when the stop marker appears.
 
     spark-submit ... receiver_app.py --job-file <control dir>/job.json
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kinesis_pipelines.app import control
+from kinesis_pipelines.app import control, delivery
 from kinesis_pipelines.app.config import DriverConfig
 from kinesis_pipelines.app.sinks import directory_sink_writer
 from kinesis_pipelines.aws import fence
@@ -31,40 +32,65 @@ def load_processor(import_path: str) -> Any:
     return getattr(importlib.import_module(module_name), function_name)
 
 
+def keyed_streams(ssc: Any, config: DriverConfig) -> list[Any]:
+    """One input DStream per receiver, each element the record's key and data (see
+    `KeyedKinesisStreams` in the assembly; pyspark's own helper passes the data only)."""
+    from pyspark import StorageLevel
+    from pyspark.serializers import NoOpSerializer
+    from pyspark.streaming import DStream
+
+    connection = config.connection
+    external_id = os.environ.get(connection.external_id_env) if connection.external_id_env else None
+    helper = ssc._jvm.io.kinesispipelines.spark.KeyedKinesisStreams()
+    storage_level = ssc._sc._getJavaStorageLevel(getattr(StorageLevel, config.storage_level))
+    return [
+        DStream(
+            helper.createStream(
+                ssc._jssc,
+                config.application_name,
+                config.stream_name,
+                config.kinesis_endpoint,
+                config.region,
+                config.initial_position,
+                config.initial_timestamp_ms or 0,
+                round(config.kcl_checkpoint_interval_seconds * 1000),
+                storage_level,
+                "DETAILED",
+                connection.role_arn,
+                connection.session_name if connection.role_arn else None,
+                external_id,
+            ),
+            ssc,
+            NoOpSerializer(),
+        )
+        for _ in range(config.receivers)
+    ]
+
+
 def build_context(config: DriverConfig) -> Any:
     """Create a fresh StreamingContext; only called when no usable checkpoint exists."""
-    from pyspark import SparkContext, StorageLevel
+    from pyspark import SparkContext
     from pyspark.streaming import StreamingContext
-    from pyspark.streaming.kinesis import InitialPositionInStream, KinesisUtils
 
     sc = SparkContext.getOrCreate()
     # pyspark's hint says int, but a batch interval is any number of seconds
     ssc = StreamingContext(sc, config.batch_interval_seconds)  # type: ignore[arg-type]
-    position = getattr(InitialPositionInStream, config.initial_position)
-    connection = config.connection
-    external_id = os.environ.get(connection.external_id_env) if connection.external_id_env else None
-    # pyspark's hint says the checkpoint interval is an int; it is any number of seconds
-    streams = [
-        KinesisUtils.createStream(  # type: ignore[call-overload]
-            ssc,
-            config.application_name,
-            config.stream_name,
-            config.kinesis_endpoint,
-            config.region,
-            position,
-            config.kcl_checkpoint_interval_seconds,
-            getattr(StorageLevel, config.storage_level),
-            stsAssumeRoleArn=connection.role_arn,
-            stsSessionName=connection.session_name if connection.role_arn else None,
-            stsExternalId=external_id,
-        )
-        for _ in range(config.receivers)
-    ]
-    records = streams[0] if len(streams) == 1 else ssc.union(*streams)
+    streams = keyed_streams(ssc, config)
+    keyed = streams[0] if len(streams) == 1 else ssc.union(*streams)
+    if config.dedupe_window_seconds > 0:
+        retained = delivery.retained_batches(config.dedupe_window_seconds, config.batch_interval_seconds)
+        data = keyed.transform(delivery.dedupe_transform(config.ledger_dir, retained))
+    else:
+        data = keyed.mapPartitions(delivery.strip_keys)
+    records = data.map(decode_utf8)
     output = load_processor(config.processor)(records)
     output.foreachRDD(directory_sink_writer(config.sink_path))
     ssc.checkpoint(config.checkpoint_dir)
     return ssc
+
+
+def decode_utf8(data: bytes) -> str:
+    return data.decode("utf-8")
 
 
 class FenceKeeper(threading.Thread):
@@ -107,7 +133,9 @@ def write_info(config: DriverConfig, sc: Any, recovered: bool, owner: str = "") 
 def run(config: DriverConfig) -> int:
     from pyspark.streaming import StreamingContext
 
-    owner = f"{socket.gethostname()}:{os.getpid()}:{config.generation}"
+    owner = (
+        os.environ.get(control.FENCE_OWNER_ENV) or f"{socket.gethostname()}:{os.getpid()}:{config.generation}"
+    )
     keeper = None
     fence_table = config.fence_table
     if fence_table:

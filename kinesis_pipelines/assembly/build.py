@@ -2,8 +2,10 @@
 
 Spark does not publish `spark-streaming-kinesis-asl-assembly` (SPARK-17418), so the package
 renders a small POM (pom.xml.template): the connector and its dependency tree, minus what Spark
-provides, with KCL's Guava and protobuf relocated away from Spark's older copies. The cache key is
-the SHA-256 of that rendered POM, so a second build with the same versions is a lookup.
+provides, with KCL's Guava and protobuf relocated away from Spark's older copies, plus the
+package's own JVM helper (`java/`, `KeyedKinesisStreams`: input DStreams that carry each record's
+identity to Python). The cache key is the SHA-256 of that rendered POM and the helper's sources, so
+a second build with the same versions and sources is a lookup.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from kinesis_pipelines.home import cache_home
 from kinesis_pipelines.tools import require
 
 TEMPLATE = Path(__file__).with_name("pom.xml.template")
+JAVA_SOURCES = Path(__file__).with_name("java")
 Progress = Callable[[str], None]
 
 
@@ -67,8 +70,19 @@ def render_pom(spark_version: str = versions.SPARK_VERSION) -> str:
     return text
 
 
-def cache_key(pom: str) -> str:
-    return hashlib.sha256(pom.encode()).hexdigest()[:16]
+def java_sources() -> dict[str, bytes]:
+    """The helper's sources, by path under `src/main/java`."""
+    return {
+        str(path.relative_to(JAVA_SOURCES)): path.read_bytes()
+        for path in sorted(JAVA_SOURCES.rglob("*.java"))
+    }
+
+
+def cache_key(pom: str, sources: dict[str, bytes] | None = None) -> str:
+    digest = hashlib.sha256(pom.encode())
+    for name, content in sorted((java_sources() if sources is None else sources).items()):
+        digest.update(b"\0" + name.encode() + b"\0" + content)
+    return digest.hexdigest()[:16]
 
 
 def jar_name(spark_version: str) -> str:
@@ -104,6 +118,10 @@ def build_assembly(
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="kp-assembly-") as work:
             (Path(work) / "pom.xml").write_text(pom)
+            for name, content in java_sources().items():
+                source = Path(work) / "src" / "main" / "java" / name
+                source.parent.mkdir(parents=True, exist_ok=True)
+                source.write_bytes(content)
             say(f"building the kinesis-asl assembly for Spark {spark_version} with Maven...")
             _run_maven(mvn, Path(work), say)
             built = Path(work) / "target" / jar_name(spark_version)
@@ -139,6 +157,10 @@ def _check_contents(jar: Path) -> None:
         raise AssemblyError(
             f"{jar.name} lacks {versions.PYTHON_HELPER_CLASS}, which pyspark.streaming.kinesis "
             "calls; the connector dependency did not resolve"
+        )
+    if not jar_has_class(jar, versions.KEYED_STREAMS_CLASS):
+        raise AssemblyError(
+            f"{jar.name} lacks {versions.KEYED_STREAMS_CLASS}: the helper's sources did not compile"
         )
 
 

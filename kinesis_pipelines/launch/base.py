@@ -35,6 +35,7 @@ class SubmitRequest(BaseModel):
     receivers: int
     cores: int
     checkpoint_dir: str
+    max_attempts: int = 1  # how often the backend itself starts a driver that died
 
 
 class DriverRecord(BaseModel):
@@ -63,6 +64,8 @@ class DriverStatus(BaseModel):
     state: DriverState
     exit_code: int | None = None
     detail: str = ""
+    attempt: int = 1  # the backend's own relaunches of a driver that died count up from 1
+    relaunched_at: list[float] = []  # when each attempt after the first started
 
 
 class Launcher(Protocol):

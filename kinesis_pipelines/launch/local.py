@@ -3,7 +3,8 @@ whole job runs in that driver; with a spark:// master the driver runs here in cl
 
 Its protocol with the driver is the control directory on the local file system: the job file
 goes in before the start, the driver's info file comes out, the stop marker asks for a graceful
-stop, and a shell around spark-submit leaves the exit code beside them."""
+stop, and the attempts runner around spark-submit (attempts.py) relaunches a driver that died and
+leaves the record of its attempts and the final exit code beside them."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from pathlib import Path
 from kinesis_pipelines.app import control
 from kinesis_pipelines.app.control import DriverInfo
 from kinesis_pipelines.errors import LaunchError
+from kinesis_pipelines.launch.attempts import read_attempts
 from kinesis_pipelines.launch.base import DriverRecord, DriverState, DriverStatus, SubmitRequest
 from kinesis_pipelines.processes import alive, start_group, stop_group
+from kinesis_pipelines.tools import python_executable
 
 EXIT_FILE = "exit-code"
 LOG_FILE = "driver.log"
@@ -28,15 +31,28 @@ class LocalProcessLauncher:
     def submit(self, request: SubmitRequest) -> DriverRecord:
         control_dir = Path(request.control_dir)
         control_dir.mkdir(parents=True, exist_ok=True)
-        for stale in (control.STOP_MARKER, control.INFO_FILE, EXIT_FILE):
+        for stale in (control.STOP_MARKER, control.INFO_FILE, control.ATTEMPTS_FILE, EXIT_FILE):
             (control_dir / stale).unlink(missing_ok=True)
         for name, content in request.files.items():
             (control_dir / name).write_text(content)
         exit_file = control_dir / EXIT_FILE
-        # A shell leads the group and records the driver's exit status, so any later process
-        # (a sensor, the CLI) can read it, not only the one that started the driver.
-        wrapped = ["/bin/sh", "-c", '"$@"; echo $? > "$KP_EXIT_FILE"', "kp-driver", *request.argv]
-        env = {**os.environ, **request.env, "KP_EXIT_FILE": str(exit_file)}
+        # The attempts runner leads the group: it relaunches a driver that died (up to
+        # max_attempts) and records the last exit status, so any later process (a sensor, the
+        # CLI) can read it, not only the one that started the driver.
+        wrapped = [
+            python_executable(),
+            "-m",
+            "kinesis_pipelines.launch.attempts",
+            "--control-dir",
+            str(control_dir),
+            "--max-attempts",
+            str(request.max_attempts),
+            "--exit-file",
+            str(exit_file),
+            "--",
+            *request.argv,
+        ]
+        env = {**os.environ, **request.env}
         log = control_dir / LOG_FILE
         try:
             process = start_group(wrapped, log, env=env)
@@ -59,15 +75,23 @@ class LocalProcessLauncher:
 
     def status(self, record: DriverRecord) -> DriverStatus:
         pid = _pid(record)
+        attempts = read_attempts(Path(record.control_dir))
+        tried = {
+            "attempt": len(attempts.attempts) if attempts else 1,
+            "relaunched_at": [a.started_at for a in attempts.attempts[1:]] if attempts else [],
+        }
         if alive(pid):
-            return DriverStatus(state=DriverState.RUNNING)
+            return DriverStatus(state=DriverState.RUNNING, **tried)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # reap it if this process started it
         code = _read_exit_code(Path(record.control_dir) / EXIT_FILE)
         if code == 0:
-            return DriverStatus(state=DriverState.FINISHED, exit_code=code)
+            return DriverStatus(state=DriverState.FINISHED, exit_code=code, **tried)
         return DriverStatus(
-            state=DriverState.FAILED, exit_code=code, detail=f"see the driver log {record.log_location}"
+            state=DriverState.FAILED,
+            exit_code=code,
+            detail=f"see the driver log {record.log_location}",
+            **tried,
         )
 
     def driver_info(self, record: DriverRecord) -> DriverInfo | None:

@@ -13,6 +13,7 @@ from xml.sax.saxutils import escape
 from kinesis_pipelines import __version__
 from kinesis_pipelines.app import control, receiver_app
 from kinesis_pipelines.app.config import DriverConfig
+from kinesis_pipelines.app.delivery import LEDGER_DIR_NAME
 from kinesis_pipelines.aws.connection import AwsConnection
 from kinesis_pipelines.emulators.tls import TRUSTSTORE_PASSWORD
 from kinesis_pipelines.errors import SpecError
@@ -69,6 +70,11 @@ def region_override_xml(connection: AwsConnection) -> str | None:
     return f"<XML><Regions><Region><Name>{escape(region)}</Name>{endpoints}</Region></Regions></XML>"
 
 
+def ledger_dir(spec: PipelineSpec) -> Path:
+    """The pipeline's delivery ledger (app/delivery.py), beside its checkpoint generations."""
+    return resolve_path(spec.job.checkpoint_dir) / spec.name / LEDGER_DIR_NAME
+
+
 def driver_config(
     spec: PipelineSpec,
     plan: ReceiverPlan,
@@ -83,10 +89,15 @@ def driver_config(
         kinesis_endpoint=connection.kinesis_url(),
         region=connection.region,
         initial_position=spec.job.initial_position.value,
+        initial_timestamp_ms=(
+            round(spec.job.initial_timestamp.timestamp() * 1000) if spec.job.initial_timestamp else None
+        ),
         kcl_checkpoint_interval_seconds=spec.job.kcl_checkpoint_interval_seconds,
         storage_level=spec.job.storage_level.value,
         receivers=plan.receivers,
         batch_interval_seconds=spec.job.batch_interval_seconds,
+        dedupe_window_seconds=spec.job.dedupe_window_seconds,
+        ledger_dir=str(ledger_dir(spec)),
         checkpoint_dir=str(resolve_path(spec.job.checkpoint_dir) / spec.name / generation),
         generation=generation,
         control_dir=str(control_dir),
@@ -183,6 +194,7 @@ def build_submit_request(
         receivers=plan.receivers,
         cores=plan.cores,
         checkpoint_dir=config.checkpoint_dir,
+        max_attempts=spec.supervision.restart.driver_attempts if spec.supervision.enabled else 1,
     )
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import time
 from typing import Literal
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
 from kinesis_pipelines.assembly.build import AssemblyJar, build_assembly
 from kinesis_pipelines.aws import fence
-from kinesis_pipelines.aws.dynamodb import TableReport, release_leases
+from kinesis_pipelines.aws.dynamodb import TableReport
+from kinesis_pipelines.aws.handover import clear_dead_driver
 from kinesis_pipelines.aws.kinesis import StreamReport
 from kinesis_pipelines.errors import LaunchError
 from kinesis_pipelines.launch import DriverRecord, DriverState, DriverStatus
@@ -262,15 +262,12 @@ def _clear_after(spec: PipelineSpec, backends: Backends, old: DriverRecord, say:
         say(f"{old.pipeline}: {old.driver_id} did not stop; killing it")
         launcher.kill(old)
     info = launcher.driver_info(old)
-    if info is not None and info.fence_owner:
-        fence.release(
-            backends.dynamodb, spec.supervision.fence_table, spec.app_table.application_name,
-            info.fence_owner,
-        )  # fmt: skip
-    try:
-        released = release_leases(backends.dynamodb, spec.app_table.application_name)
-    except ClientError:
-        released = 0
+    released = clear_dead_driver(
+        backends.dynamodb,
+        spec.supervision.fence_table,
+        spec.app_table.application_name,
+        info.fence_owner if info else None,
+    )
     if released:
         say(f"{old.pipeline}: released {released} lease(s) of the stopped driver")
 

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from kinesis_pipelines.errors import KinesisPipelinesError
-from kinesis_pipelines.launch import DriverRecord, DriverState
+from kinesis_pipelines.launch import DriverRecord, DriverState, DriverStatus
 from kinesis_pipelines.operations import monitoring
 from kinesis_pipelines.operations.backends import Backends
 from kinesis_pipelines.planning.health import (
@@ -47,12 +47,12 @@ class Look(BaseModel):
 
 def observe(
     spec: PipelineSpec, backends: Backends
-) -> tuple[DriverRecord | None, Observation, dict[str, Any]]:
-    """The current driver, what its backend and monitoring API say, and its statistics."""
+) -> tuple[DriverRecord | None, DriverStatus | None, Observation, dict[str, Any]]:
+    """The current driver, its status, what its monitoring API says, and its statistics."""
     record = backends.store.driver()
     stop_requested = backends.store.stop_requested()
     if record is None:
-        return None, Observation(deployed=False, running=False, stop_requested=stop_requested), {}
+        return None, None, Observation(deployed=False, running=False, stop_requested=stop_requested), {}
     status = backends.launcher.status(record)
     running = status.state is DriverState.RUNNING
     stats = (monitoring.streaming_statistics(backends.launcher, record) if running else None) or {}
@@ -67,7 +67,7 @@ def observe(
         active_receivers=stats.get("numActiveReceivers", 0),
         completed_batches=stats.get("numTotalCompletedBatches", 0),
     )
-    return record, observation, stats
+    return record, status, observation, stats
 
 
 def lag_per_shard(backends: Backends) -> dict[str, int]:
@@ -86,20 +86,28 @@ def lag_per_shard(backends: Backends) -> dict[str, int]:
 
 
 def restarts_in_window(spec: PipelineSpec, backends: Backends, now: float) -> list[float]:
+    """The supervisor's restarts and the backend's own relaunches within the budget's window."""
     window = spec.supervision.restart.window_seconds
-    return [t for t in backends.store.restarts().times if now - t <= window]
+    record = backends.store.driver()
+    relaunched = backends.launcher.status(record).relaunched_at if record is not None else []
+    return sorted(t for t in [*backends.store.restarts().times, *relaunched] if now - t <= window)
 
 
 def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) -> Look:
     now = time.time() if now is None else now
     memory = backends.store.supervisor()
-    record, observation, stats = observe(spec, backends)
-    if record is not None and record.driver_id != memory.driver_id:
+    record, status, observation, stats = observe(spec, backends)
+    # A driver the backend relaunched in place (a new attempt) is a new driver for progress.
+    driver_key = _driver_key(record, status)
+    if record is not None and driver_key != memory.driver_id:
         # a new driver: its batches count from zero, its progress from its start
         memory = memory.model_copy(
-            update={"driver_id": record.driver_id, "previous_batches": 0, "progress_at": None,
+            update={"driver_id": driver_key, "previous_batches": 0, "progress_at": None,
                     "failure": None}
         )  # fmt: skip
+    started_at = now
+    if record is not None:
+        started_at = max([record.submitted_at, *(status.relaunched_at if status else [])])
     verdict = classify(
         observation,
         now=now,
@@ -107,11 +115,12 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
         progress_at=memory.progress_at,
         batch_interval_seconds=spec.job.batch_interval_seconds,
         stall_batches=spec.supervision.stall_batches,
-        started_at=record.submitted_at if record else now,
+        started_at=started_at,
     )
     lag = lag_per_shard(backends) if observation.running else memory.lag_ms_per_shard
     healthy_since = (memory.healthy_since or now) if verdict.health is Health.HEALTHY else None
-    restarts = backends.store.restarts().times
+    # the backend's own relaunches spend the same budget as the supervisor's restarts
+    restarts = sorted([*backends.store.restarts().times, *(status.relaunched_at if status else [])])
     decision = None
     request = False
     failure, gave_up = memory.failure, memory.gave_up
@@ -156,7 +165,7 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
         }
     )
     backends.store.save_supervisor(new_memory)
-    in_window = len(restarts_in_window(spec, backends, now))
+    in_window = len([t for t in restarts if now - t <= spec.supervision.restart.window_seconds])
     metadata: dict[str, object] = {
         "health": verdict.health.value,
         "reason": verdict.reason,
@@ -177,6 +186,7 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
             batches = monitoring.completed_batches(backends.launcher, record)
             metadata["last_completed_batch"] = batches[0]["batchTime"] if batches else "-"
         metadata["generation"] = record.generation
+        metadata["driver_attempt"] = status.attempt if status else 1
         metadata["spark_ui"] = record.ui_url
     return Look(
         memory=new_memory,
@@ -187,6 +197,13 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
         restarts_in_window=in_window,
         metadata=metadata,
     )
+
+
+def _driver_key(record: DriverRecord | None, status: DriverStatus | None) -> str | None:
+    if record is None:
+        return None
+    attempt = status.attempt if status else 1
+    return record.driver_id if attempt == 1 else f"{record.driver_id}#attempt-{attempt}"
 
 
 def check_results(

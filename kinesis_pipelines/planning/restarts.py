@@ -11,7 +11,19 @@ class RestartPolicy(BaseModel):
 
     backoff_seconds: float = Field(5.0, gt=0, description="Wait before the first restart.")
     max_backoff_seconds: float = Field(300.0, gt=0, description="Longest wait between restarts.")
-    budget: int = Field(5, ge=1, description="Restarts allowed per window.")
+    budget: int = Field(
+        5, ge=1, description="Restarts allowed per window: the supervisor's and the backend's own."
+    )
+    driver_attempts: int = Field(
+        2,
+        ge=1,
+        le=10,
+        description=(
+            "Times the backend itself starts a driver whose process died, before the supervisor "
+            "steps in: the local launcher relaunches it at once from its checkpoint (like YARN's "
+            "application attempts). 1 leaves every restart to the supervisor."
+        ),
+    )
     window_seconds: float = Field(3600.0, gt=0, description="The budget's rolling window.")
     stable_seconds: float = Field(
         600.0, gt=0, description="Healthy this long and earlier restarts no longer count."

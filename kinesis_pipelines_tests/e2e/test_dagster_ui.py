@@ -16,8 +16,8 @@ from kinesis_pipelines.operations import backends_for
 from kinesis_pipelines.processes import alive
 from kinesis_pipelines.producer import put_all, unique_ids
 from kinesis_pipelines.spec import load_spec
-from kinesis_pipelines_tests.e2e.dagster_services import LOCATION, REPO, dagster_services, wait_run
 from kinesis_pipelines_tests.e2e.helpers import wait_all_out
+from kinesis_pipelines_tests.support.dagster_services import LOCATION, REPO, dagster_services, wait_run
 
 pytestmark = pytest.mark.e2e
 

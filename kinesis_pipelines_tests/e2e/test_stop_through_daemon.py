@@ -27,7 +27,7 @@ from dagster_graphql import DagsterGraphQLClient
 
 from kinesis_pipelines.producer import put_all, unique_ids
 from kinesis_pipelines.spec import load_spec
-from kinesis_pipelines_tests.e2e.dagster_services import LOCATION, REPO, dagster_services, wait_run
+from kinesis_pipelines_tests.support.dagster_services import LOCATION, REPO, dagster_services, wait_run
 
 pytestmark = pytest.mark.e2e
 
