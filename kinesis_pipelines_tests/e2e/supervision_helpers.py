@@ -69,6 +69,18 @@ def kill_driver(spec: PipelineSpec, sig: signal.Signals = signal.SIGKILL) -> int
     return record.pid
 
 
+def kill_driver_processes(spec: PipelineSpec) -> int:
+    """SIGKILL the driver's processes (spark-submit's JVM and the Python driver) but not the
+    launcher's attempts runner that leads their group: a driver that crashed, on a host that
+    lives on. Returns the group's id."""
+    record = backends_for(spec).store.driver()
+    assert record is not None and record.pid is not None
+    for pid in group_members(record.pid):
+        if pid != record.pid:
+            os.kill(pid, signal.SIGKILL)
+    return record.pid
+
+
 def group_members(pgid: int) -> list[int]:
     members = []
     for entry in os.listdir("/proc"):
