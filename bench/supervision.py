@@ -1,12 +1,14 @@
 """Recovery through the real Dagster daemon, part by part: kill to first new record.
 
-    .venv/bin/python bench/supervision.py [--kills 3] [--rate 100] [--shards 2]
+    .venv/bin/python bench/supervision.py [--kills 3] [--rate 100] [--kill group|driver]
 
 Starts the embedded AWS and a real dagster-webserver and dagster-daemon on workspace.yaml, deploys
 the shipped `records` pipeline (as an operator would), produces steadily and SIGKILLs the driver's
 process group `--kills` times, a minute apart (past the restart back-off). The daemon's health
-sensor, every 5 s, notices and asks for a restart run. For each kill it prints, in seconds after
-the kill:
+sensor, every 5 s, notices and asks for a restart run. With `--kill driver` only the driver's
+processes die (spark-submit's JVM and the Python driver: a crash on a host that lives on), and the
+local launcher's attempts runner relaunches it in place, with no run. For each kill it prints, in
+seconds after the kill:
 
     run created   the sensor's restart run exists (detection)
     run started   Dagster's run worker is up and executing
@@ -47,6 +49,7 @@ from kinesis_pipelines.orchestration.sensors import HEALTH_SECONDS
 from kinesis_pipelines.producer import account, put_all, unique_ids
 from kinesis_pipelines.spec import load_spec
 from kinesis_pipelines.state import resolve_path
+from kinesis_pipelines_tests.e2e.supervision_helpers import group_members
 from kinesis_pipelines_tests.support.dagster_services import REPO, dagster_services
 
 RECORDS = REPO / "kinesis_pipelines" / "defs" / "records" / "defs.yaml"
@@ -89,6 +92,7 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=3)
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--between", type=float, default=60.0, help="seconds between kills")
+    parser.add_argument("--kill", choices=["group", "driver"], default="group")
     args = parser.parse_args()
     isolated_home()
     spec = load_spec(RECORDS)
@@ -104,7 +108,7 @@ def main() -> None:
             instance = DagsterInstance.from_config(str(Path(dagster_tmp) / "dagster_home"))
             time.sleep(30)
             for kill in range(1, args.kills + 1):
-                rows.append(measure_one_kill(spec, backends, instance, producer, sink, kill))
+                rows.append(measure_one_kill(spec, backends, instance, producer, sink, kill, args.kill))
                 time.sleep(max(0.0, args.between - 30))
             producer.stop.set()
             producer.join()
@@ -126,15 +130,27 @@ def main() -> None:
 
 
 def measure_one_kill(
-    spec: Any, backends: Any, instance: DagsterInstance, producer: Producer, sink: Path, kill: int
+    spec: Any,
+    backends: Any,
+    instance: DagsterInstance,
+    producer: Producer,
+    sink: Path,
+    kill: int,
+    what: str,
 ) -> dict[str, float | None]:
     old = backends.store.driver()
     assert old is not None and old.pid is not None, old
     counters = {lease.shard_id: lease.counter for lease in backends.app_table.leases()}
     known_runs = {r.dagster_run.run_id for r in instance.get_run_records(RunsFilter(job_name=RESTART_JOB))}
+    attempt = backends.launcher.status(old).attempt
     killed_at = time.time()
-    os.killpg(old.pid, signal.SIGKILL)
-    print(f"kill {kill}: SIGKILL to the driver group {old.pid}", flush=True)
+    if what == "group":
+        os.killpg(old.pid, signal.SIGKILL)
+    else:
+        for pid in group_members(old.pid):
+            if pid != old.pid:
+                os.kill(pid, signal.SIGKILL)
+    print(f"kill {kill}: SIGKILL to the driver's {what} ({old.pid})", flush=True)
     first_new_index = producer.first_index_after(killed_at)
     seen: dict[str, float | None] = dict.fromkeys(PARTS)
     deadline = time.monotonic() + 240
@@ -150,10 +166,17 @@ def measure_one_kill(
         if runs and seen["run started"] is None and runs[-1].start_time:
             seen["run started"] = runs[-1].start_time - killed_at
         current = backends.store.driver()
-        if current is not None and current.driver_id != old.driver_id:
+        relaunched = None
+        if current is not None and current.driver_id == old.driver_id:
+            status = backends.launcher.status(current)
+            if status.attempt > attempt:
+                relaunched = status.relaunched_at[-1]
+        if current is not None and (current.driver_id != old.driver_id or relaunched is not None):
             if seen["submitted"] is None:
-                seen["submitted"] = current.submitted_at - killed_at
+                seen["submitted"] = (relaunched or current.submitted_at) - killed_at
             info = backends.launcher.driver_info(current)
+            if info is not None and info.started_at < killed_at:
+                info = None  # the dead attempt's, not yet cleared
             if info is not None and seen["driver up"] is None:
                 seen["driver up"] = info.started_at - killed_at
             if info is not None and seen["first batch"] is None:

@@ -16,8 +16,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import group_rss_mib, isolated_home
 from kinesis_pipelines import operations
+from kinesis_pipelines.app.delivery import read_totals
 from kinesis_pipelines.app.sinks import read_output
 from kinesis_pipelines.emulators.local_aws import LocalAws
+from kinesis_pipelines.launch.submit import ledger_dir
 from kinesis_pipelines.producer import account, put_all, unique_ids
 from kinesis_pipelines.spec import PipelineSpec
 from kinesis_pipelines.state import resolve_path
@@ -102,9 +104,11 @@ def main() -> None:
         f"deployed job            {job_rate:,.0f} records/s ({job_seconds:.2f} s over "
         f"{len(batch_times)} batch(es) of {interval:g} s)"
     )
+    print(f"deploy to first record  {first - deploy_started:.1f} s (JVM start, KCL leases, KCL's 10 s)")
     print(f"deploy to all processed {done - deploy_started:.1f} s (JVM start, KCL leases, reading)")
     print(f"ratio job/boto3         {job_rate / boto_rate:.2f}")
-    print(f"duplicates              {tally.duplicates}")
+    print(f"duplicates              {tally.duplicates} in the output")
+    print(f"re-reads dropped        {read_totals(ledger_dir(spec))['dropped']} by the delivery ledger")
     print(f"driver group peak RSS   {peak_rss:,.0f} MiB")
 
 

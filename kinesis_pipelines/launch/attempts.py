@@ -31,7 +31,7 @@ from kinesis_pipelines.aws.connection import make_client
 from kinesis_pipelines.aws.fence import FENCED_EXIT_CODE
 from kinesis_pipelines.aws.handover import clear_dead_driver
 
-FIRST_BACKOFF_SECONDS = 1.0
+FIRST_BACKOFF_SECONDS = 1.0  # before the third attempt; the second starts at once
 
 
 class Attempt(BaseModel):
@@ -97,7 +97,7 @@ def run(control_dir: Path, max_attempts: int, argv: list[str], exit_file: Path) 
         except Exception as exc:  # the next attempt then waits out the fence and the leases
             print(f"kinesis-pipelines: could not hand over the dead attempt's leases: {exc}", flush=True)
             released = 0
-        backoff = FIRST_BACKOFF_SECONDS * 2 ** (number - 1)
+        backoff = 0.0 if number == 1 else FIRST_BACKOFF_SECONDS * 2 ** (number - 2)
         print(
             f"kinesis-pipelines: driver attempt {number} of {max_attempts} exited with code {code}; "
             f"released {released} lease(s); attempt {number + 1} in {backoff:.0f} s",
