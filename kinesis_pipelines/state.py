@@ -61,6 +61,7 @@ class SupervisorMemory(BaseModel):
     observed_at: float | None = None
     restart_requested_for: str | None = None
     restart_requested_at: float | None = None
+    reading_at: float | None = None  # the current driver's first batch of new records
 
 
 class PipelineStore:

@@ -23,6 +23,7 @@ from kinesis_pipelines.planning.health import (
     Observation,
     classify,
     classify_failure,
+    first_new_input,
 )
 from kinesis_pipelines.planning.restarts import RestartDecision, decide_restart
 from kinesis_pipelines.spec import PipelineSpec
@@ -103,7 +104,7 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
         # a new driver: its batches count from zero, its progress from its start
         memory = memory.model_copy(
             update={"driver_id": driver_key, "previous_batches": 0, "progress_at": None,
-                    "failure": None}
+                    "failure": None, "reading_at": None}
         )  # fmt: skip
     started_at = now
     if record is not None:
@@ -117,6 +118,17 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
         stall_batches=spec.supervision.stall_batches,
         started_at=started_at,
     )
+    batches = (
+        monitoring.completed_batches(backends.launcher, record) if record and observation.running else []
+    )
+    reading_at = memory.reading_at or first_new_input(batches, started_at)
+    if verdict.health is Health.HEALTHY and reading_at is None:
+        verdict = verdict.model_copy(
+            update={
+                "reason": f"{verdict.reason}; no new record read since the driver started (an idle "
+                "stream, or KCL's first read, about 10 s after it takes its leases)"
+            }
+        )
     lag = lag_per_shard(backends) if observation.running else memory.lag_ms_per_shard
     healthy_since = (memory.healthy_since or now) if verdict.health is Health.HEALTHY else None
     # the backend's own relaunches spend the same budget as the supervisor's restarts
@@ -162,6 +174,7 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
             "observed_at": now,
             "restart_requested_for": requested_for,
             "restart_requested_at": requested_at,
+            "reading_at": reading_at,
         }
     )
     backends.store.save_supervisor(new_memory)
@@ -183,8 +196,11 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
     }
     if record is not None:
         if observation.running:
-            batches = monitoring.completed_batches(backends.launcher, record)
             metadata["last_completed_batch"] = batches[0]["batchTime"] if batches else "-"
+        metadata["reading_new_records"] = reading_at is not None
+        if reading_at is not None:
+            # a restart's recovery as it matters: from the driver's start to its first new records
+            metadata["start_to_first_new_records_seconds"] = round(max(0.0, reading_at - started_at), 1)
         metadata["generation"] = record.generation
         metadata["driver_attempt"] = status.attempt if status else 1
         metadata["spark_ui"] = record.ui_url

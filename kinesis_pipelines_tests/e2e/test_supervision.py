@@ -104,6 +104,8 @@ def test_a_crashed_driver_is_relaunched_in_place_before_the_supervisor_is_needed
     look = operations.supervise(spec, backends)
     assert look.restarts_in_window == 1  # the relaunch spent budget
     assert look.metadata["driver_attempt"] == 2
+    assert look.metadata["reading_new_records"] is True  # the relaunched attempt read ids[500:]
+    assert isinstance(look.metadata["start_to_first_new_records_seconds"], float)
 
 
 def test_stalled_driver_is_replaced_and_no_second_survives(local_aws, assembly_jar, cleanup_drivers) -> None:

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from kinesis_pipelines.planning.health import (
     FailureKind,
     Health,
     Observation,
     classify,
     classify_failure,
+    first_new_input,
 )
 
 RUNNING = Observation(
@@ -93,3 +96,16 @@ def test_no_grace_once_batches_were_seen() -> None:
         started_at=0,
     )
     assert verdict.health is Health.STALLED
+
+
+def test_first_new_input_skips_replayed_and_empty_batches() -> None:
+    started = datetime(2026, 11, 28, 3, 50, 0, tzinfo=timezone.utc).timestamp()
+    batches = [
+        {"batchTime": "2026-11-28T03:50:06.000GMT", "inputSize": 40},
+        {"batchTime": "2026-11-28T03:50:04.000GMT", "inputSize": 0},  # receivers not reading yet
+        {"batchTime": "2026-11-28T03:49:58.000GMT", "inputSize": 500},  # replayed from the checkpoint
+        {"batchTime": "not a time", "inputSize": 9},
+    ]
+    assert first_new_input(batches, started) == started + 6
+    assert first_new_input(batches[1:], started) is None
+    assert first_new_input([], started) is None
