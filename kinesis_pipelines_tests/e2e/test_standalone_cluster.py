@@ -42,5 +42,5 @@ def test_standalone_cluster_consumes_every_record(local_aws, assembly_jar, clust
     put_all(backends.stream.client, spec.stream.name, ids)
     tally = wait_all_out(spec, ids)
     print(f"accounting on the cluster: {tally.model_dump()}")
-    assert tally.lost == 0, tally
+    assert (tally.lost, tally.duplicates) == (0, 0), tally
     operations.stop(spec, backends)
