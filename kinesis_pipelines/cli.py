@@ -85,14 +85,20 @@ def _rebalance_preview(spec: PipelineSpec, backends: Any) -> Any:
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     from kinesis_pipelines import operations
+    from kinesis_pipelines.operations import startup
 
     spec = load_spec(args.spec)
-    deployment = operations.deploy(
-        spec, operations.backends_for(spec), reset_app_table=args.reset_app_table,
-        progress=_say(False),
-    )  # fmt: skip
+    backends = operations.backends_for(spec)
+    say = _say(False)
+    before = startup.lease_counters(backends) if backends.app_table.describe() else {}
+    deployment = operations.deploy(spec, backends, reset_app_table=args.reset_app_table, progress=say)
     result = deployment.job
     assert result.record is not None
+    if result.action != "unchanged":
+        try:
+            startup.wait_for_leases(backends, deployment.stream.open_shards, before, progress=say, timeout=90)
+        except TimeoutError as exc:
+            say(f"warning: {exc}")
     print(f"{result.action}: {result.record.driver_id} ({result.reason}); UI {result.record.ui_url}")
     return 0
 

@@ -7,6 +7,7 @@ from pydantic import Field
 
 from kinesis_pipelines import operations, versions
 from kinesis_pipelines.assembly.build import build_assembly
+from kinesis_pipelines.operations import startup
 from kinesis_pipelines.orchestration.resources import backends_from, resource_keys
 from kinesis_pipelines.spec import PipelineSpec
 
@@ -133,9 +134,19 @@ def pipeline_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
         **common,
     )
     def streaming_job(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        result = operations.deploy_job(spec, backends_from(context, spec), progress=context.log.info)
+        backends = backends_from(context, spec)
+        before = startup.lease_counters(backends)
+        result = operations.deploy_job(spec, backends, progress=context.log.info)
         assert result.record is not None and result.plan is not None  # an operator's deploy runs
         context.log.info(result.plan.reason)
+        leases_taken: float | str = "-"
+        if result.action != "unchanged":
+            try:
+                leases_taken = startup.wait_for_leases(
+                    backends, backends.stream.open_shard_ids(), before, progress=context.log.info, timeout=90
+                ).seconds
+            except TimeoutError as exc:
+                context.log.warning(str(exc))
         return dg.MaterializeResult(
             metadata={
                 "action": result.action,
@@ -150,6 +161,7 @@ def pipeline_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
                 "plan": result.plan.reason,
                 "replaced_generation": result.replaced_generation or "-",
                 "driver_log": dg.MetadataValue.path(result.record.log_location),
+                "leases_taken_after_seconds": leases_taken,
             }
         )
 
