@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import requests
@@ -32,3 +33,15 @@ def completed_batches(launcher: Launcher, record: DriverRecord) -> list[dict[str
 
 def receivers(launcher: Launcher, record: DriverRecord) -> list[dict[str, Any]]:
     return driver_api(launcher, record, "streaming/receivers") or []
+
+
+def batch_inputs(batches: list[dict[str, Any]]) -> list[tuple[float, int]]:
+    """(batch time in epoch seconds, input records) of each batch the monitoring API listed."""
+    pairs = []
+    for batch in batches:
+        try:
+            moment = datetime.strptime(str(batch["batchTime"]), "%Y-%m-%dT%H:%M:%S.%f%Z")
+            pairs.append((moment.replace(tzinfo=timezone.utc).timestamp(), int(batch.get("inputSize", 0))))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return pairs

@@ -121,7 +121,7 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
     batches = (
         monitoring.completed_batches(backends.launcher, record) if record and observation.running else []
     )
-    reading_at = memory.reading_at or first_new_input(batches, started_at)
+    reading_at = memory.reading_at or first_new_input(monitoring.batch_inputs(batches), started_at)
     if verdict.health is Health.HEALTHY and reading_at is None:
         verdict = verdict.model_copy(
             update={

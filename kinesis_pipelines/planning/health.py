@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from enum import Enum
 
 from pydantic import BaseModel, ConfigDict
@@ -173,18 +172,9 @@ def classify_failure(exit_code: int | None, log_tail: str) -> FailureKind:
     return FailureKind.UNKNOWN
 
 
-def first_new_input(batches: list[dict[str, object]], started_at: float) -> float | None:
+def first_new_input(batches: list[tuple[float, int]], started_at: float) -> float | None:
     """When the driver first read new records: the time of its earliest completed batch that
     holds input and is not older than the driver's start (a driver recovered from a checkpoint
     first completes the batches it replays, which are older). None if none has yet. Pure: takes
-    the monitoring API's `streaming/batches` entries."""
-    times = []
-    for batch in batches:
-        try:
-            batch_time = datetime.strptime(str(batch["batchTime"]), "%Y-%m-%dT%H:%M:%S.%f%Z")
-        except (KeyError, ValueError):
-            continue
-        moment = batch_time.replace(tzinfo=timezone.utc).timestamp()
-        if moment >= started_at and int(str(batch.get("inputSize", 0))) > 0:
-            times.append(moment)
-    return min(times, default=None)
+    (batch time in epoch seconds, input records) pairs."""
+    return min((moment for moment, records in batches if moment >= started_at and records > 0), default=None)

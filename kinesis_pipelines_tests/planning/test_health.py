@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from kinesis_pipelines.planning.health import (
     FailureKind,
     Health,
@@ -99,13 +97,8 @@ def test_no_grace_once_batches_were_seen() -> None:
 
 
 def test_first_new_input_skips_replayed_and_empty_batches() -> None:
-    started = datetime(2026, 11, 28, 3, 50, 0, tzinfo=timezone.utc).timestamp()
-    batches = [
-        {"batchTime": "2026-11-28T03:50:06.000GMT", "inputSize": 40},
-        {"batchTime": "2026-11-28T03:50:04.000GMT", "inputSize": 0},  # receivers not reading yet
-        {"batchTime": "2026-11-28T03:49:58.000GMT", "inputSize": 500},  # replayed from the checkpoint
-        {"batchTime": "not a time", "inputSize": 9},
-    ]
-    assert first_new_input(batches, started) == started + 6
+    started = 1000.0
+    batches = [(1006.0, 40), (1004.0, 0), (998.0, 500)]  # new; not reading yet; replayed
+    assert first_new_input(batches, started) == 1006.0
     assert first_new_input(batches[1:], started) is None
     assert first_new_input([], started) is None
