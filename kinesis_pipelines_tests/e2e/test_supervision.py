@@ -213,6 +213,7 @@ def _all_drivers() -> list[tuple[int, str]]:
                     cmdline = handle.read().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue
-            if "receiver_app.py" in cmdline and "python" in cmdline.split(" ")[0]:
+            is_driver = "receiver_app.py" in cmdline and "python" in cmdline.split(" ")[0]
+            if is_driver and "kinesis_pipelines.launch.attempts" not in cmdline:  # not its runner
                 found.append((int(entry), cmdline))
     return found

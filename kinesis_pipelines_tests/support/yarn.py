@@ -66,6 +66,7 @@ class YarnCluster:
                 [java, "-Xmx1g", *opens, "-cp", classpath, MAIN_CLASS, str(self.conf_dir),
                  str(self.work / "data"), str(self.memory_mb), str(self.vcores)],
                 stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                cwd=self.work,  # MiniYARNCluster keeps its node's files under ./target
             )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
