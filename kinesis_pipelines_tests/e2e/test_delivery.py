@@ -1,8 +1,8 @@
 """Each record once: a run of over 60 s with a receiver per shard, started on a backlog so KCL
 moves leases between the receivers (as it does after every start) while records flow, puts every
 record in the output exactly once. With 2 shards, every lease is then taken from its reader in the
-middle of the stream, as KCL does when a worker dies or a new one joins: the new owner re-reads from
-the last KCL checkpoint, and the delivery ledger must drop what was already delivered."""
+middle of the stream with its checkpoint set behind what was delivered, as when KCL moves a lease
+after a worker dies: the new owner re-reads, and the delivery ledger must drop all of it."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ import pytest
 
 from kinesis_pipelines import operations
 from kinesis_pipelines.app.delivery import read_totals
-from kinesis_pipelines.aws.dynamodb import release_leases
+from kinesis_pipelines.app.sinks import read_output
+from kinesis_pipelines.aws.dynamodb import LEASE_KEY
 from kinesis_pipelines.launch.submit import ledger_dir
 from kinesis_pipelines.producer import put_all, unique_ids
-from kinesis_pipelines_tests.e2e.helpers import make_spec, wait_all_out
+from kinesis_pipelines.state import resolve_path
+from kinesis_pipelines_tests.e2e.helpers import make_spec, wait_all_out, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -74,26 +76,49 @@ def test_no_duplicates_without_faults(shards, local_aws, assembly_jar, cleanup_d
     # the receivers ended up sharing the shards
     assert len({owner for owner in watch.owners.values() if owner}) == shards
     if shards == 2:
-        moved_mid_stream(spec, backends, watch)
+        moved_mid_stream(spec, backends)
     watch.done.set()
     operations.stop(spec, backends)
 
 
-def moved_mid_stream(spec, backends: operations.Backends, watch: LeaseWatch) -> None:
-    """Every lease taken from its reader while records flow: re-reads the ledger must drop."""
+def moved_mid_stream(spec, backends: operations.Backends) -> None:
+    """Every lease taken from its reader while records flow, its checkpoint set back to records
+    already delivered: the new owner must re-read them, and the ledger must drop every one.
+
+    A plain lease move re-reads only what arrived since the last KCL checkpoint, which can be
+    nothing at this rate; setting the checkpoint back makes the re-read certain."""
     ids = unique_ids("moved", 20 * RATE)
+    client = backends.stream.client
     before = read_totals(ledger_dir(spec))["dropped"]
+    first = put_all(client, spec.stream.name, ids[:100])  # the position to rewind to
     producer = threading.Thread(
-        target=put_all, args=(backends.stream.client, spec.stream.name, ids), kwargs={"rate_per_second": RATE}
+        target=put_all, args=(client, spec.stream.name, ids[100:]), kwargs={"rate_per_second": RATE}
     )
     producer.start()
-    time.sleep(8)
-    released = release_leases(backends.dynamodb, spec.app_table.application_name)
+    sink = resolve_path(spec.job.sink.path)
+    later = set(ids[100:])
+    wait_for(lambda: sum(line in later for line in read_output(sink)) >= 100, 120, "later records out")
+    rewound = rewind_leases(backends.dynamodb, spec.app_table.application_name, first.last_sequence_by_shard)
     producer.join()
     tally = wait_all_out(spec, ids)
     dropped = read_totals(ledger_dir(spec))["dropped"] - before
-    print(f"{released} lease(s) taken mid-stream: dropped by the ledger {dropped}; {tally.model_dump()}")
-    assert released == 2
+    print(
+        f"{rewound} lease(s) taken and set back mid-stream: dropped by the ledger {dropped}; "
+        f"{tally.model_dump()}"
+    )
+    assert rewound == 2
     assert (tally.lost, tally.duplicates) == (0, 0), tally
-    # the new owners re-read from the last KCL checkpoint, behind what had been delivered
-    assert dropped > 0
+    assert dropped >= 100  # at least the later records delivered before the rewind came again
+
+
+def rewind_leases(dynamodb, table: str, positions: dict[str, str]) -> int:
+    """What KCL does when a lease changes hands, with the checkpoint behind the delivered records:
+    the owner removed, the counter moved (the old owner's renewals and checkpoints now fail)."""
+    for shard, sequence in positions.items():
+        dynamodb.update_item(
+            TableName=table,
+            Key={LEASE_KEY: {"S": shard}},
+            UpdateExpression="REMOVE leaseOwner SET leaseCounter = leaseCounter + :one, checkpoint = :seq",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":seq": {"S": sequence}},
+        )
+    return len(positions)
