@@ -90,7 +90,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     backends = operations.backends_for(spec)
     say = _say(False)
-    before = startup.lease_counters(backends) if backends.app_table.describe() else {}
+    before = startup.lease_counters(backends)  # none before the first deploy
     deployment = operations.deploy(spec, backends, reset_app_table=args.reset_app_table, progress=say)
     result = deployment.job
     assert result.record is not None

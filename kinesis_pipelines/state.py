@@ -16,6 +16,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from kinesis_pipelines.files import write_text_atomically
 from kinesis_pipelines.home import pipeline_dir, resolve_path
 from kinesis_pipelines.launch.base import DriverRecord
 
@@ -131,7 +132,4 @@ class PipelineStore:
             return None  # a file from an older version: start afresh rather than fail every look
 
     def _save(self, name: str, value: BaseModel) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        partial = self.root / f".{name}.partial"
-        partial.write_text(value.model_dump_json(indent=2))
-        partial.rename(self.root / name)
+        write_text_atomically(self.root / name, value.model_dump_json(indent=2))

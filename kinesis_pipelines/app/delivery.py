@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+from kinesis_pipelines.files import write_text_atomically
 
 KEY_SEPARATOR = b"\n"
 LEDGER_DIR_NAME = "delivery-ledger"  # beside the pipeline's checkpoint generations
@@ -88,13 +89,13 @@ class DeliveryLedger:
         dropped = sum(len(positions) for positions in drops.values())
         replay = batch_ms in self.batches
         if admitted or drops or replay:
-            self._write(self.directory / f"{batch_ms:015d}{LEDGER_SUFFIX}", "\n".join(admitted))
+            write_text_atomically(self.directory / f"{batch_ms:015d}{LEDGER_SUFFIX}", "\n".join(admitted))
             self._remember(batch_ms, admitted)
             self._forget_old()
         if not replay:
             self.admitted_total += len(admitted)
             self.dropped_total += dropped
-            self._write(
+            write_text_atomically(
                 self.directory / TOTALS_FILE,
                 json.dumps({"admitted": self.admitted_total, "dropped": self.dropped_total}),
             )
@@ -121,12 +122,6 @@ class DeliveryLedger:
                 if self.first_seen.get(key) == batch_ms:
                     del self.first_seen[key]
             (self.directory / f"{batch_ms:015d}{LEDGER_SUFFIX}").unlink(missing_ok=True)
-
-    @staticmethod
-    def _write(path: Path, text: str) -> None:
-        partial_path = path.with_name(path.name + ".partial")
-        partial_path.write_text(text)
-        os.replace(partial_path, path)
 
 
 _LEDGERS: dict[str, DeliveryLedger] = {}

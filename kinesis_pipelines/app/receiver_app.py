@@ -23,6 +23,7 @@ from kinesis_pipelines.app.config import DriverConfig
 from kinesis_pipelines.app.sinks import directory_sink_writer
 from kinesis_pipelines.aws import fence
 from kinesis_pipelines.aws.connection import make_client
+from kinesis_pipelines.files import write_text_atomically
 
 STOP_POLL_SECONDS = 0.5
 
@@ -125,9 +126,7 @@ def write_info(config: DriverConfig, sc: Any, recovered: bool, owner: str = "") 
         started_at=time.time(),
         pid=os.getpid(),
     )
-    path = Path(config.control_dir) / control.INFO_FILE
-    path.with_suffix(".partial").write_text(info.model_dump_json())
-    path.with_suffix(".partial").rename(path)
+    write_text_atomically(Path(config.control_dir) / control.INFO_FILE, info.model_dump_json())
 
 
 def run(config: DriverConfig) -> int:

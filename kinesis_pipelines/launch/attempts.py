@@ -30,6 +30,7 @@ from kinesis_pipelines.app.config import DriverConfig
 from kinesis_pipelines.aws.connection import make_client
 from kinesis_pipelines.aws.fence import FENCED_EXIT_CODE
 from kinesis_pipelines.aws.handover import clear_dead_driver
+from kinesis_pipelines.files import write_text_atomically
 
 FIRST_BACKOFF_SECONDS = 1.0  # before the third attempt; the second starts at once
 
@@ -76,12 +77,12 @@ def run(control_dir: Path, max_attempts: int, argv: list[str], exit_file: Path) 
         owner = f"{socket.gethostname()}:{os.getpid()}:{config.generation}:attempt-{number}"
         attempt = Attempt(number=number, started_at=time.time(), fence_owner=owner)
         record.attempts.append(attempt)
-        _write(control_dir / control.ATTEMPTS_FILE, record.model_dump_json())
+        write_text_atomically(control_dir / control.ATTEMPTS_FILE, record.model_dump_json())
         child = subprocess.Popen(argv, env={**os.environ, control.FENCE_OWNER_ENV: owner})
         code = child.wait()
         code = 128 - code if code < 0 else code  # killed by a signal: as a shell reports it
         attempt.ended_at, attempt.exit_code = time.time(), code
-        _write(control_dir / control.ATTEMPTS_FILE, record.model_dump_json())
+        write_text_atomically(control_dir / control.ATTEMPTS_FILE, record.model_dump_json())
         stop_asked = (control_dir / control.STOP_MARKER).exists()
         if not relaunch_wanted(code, stop_asked, number, max_attempts):
             exit_file.write_text(f"{code}\n")
@@ -104,12 +105,6 @@ def run(control_dir: Path, max_attempts: int, argv: list[str], exit_file: Path) 
             flush=True,
         )
         time.sleep(backoff)
-
-
-def _write(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
-    os.replace(partial, path)
 
 
 def main(args: list[str] | None = None) -> int:

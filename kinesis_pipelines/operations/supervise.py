@@ -86,12 +86,17 @@ def lag_per_shard(backends: Backends) -> dict[str, int]:
     return lag
 
 
+def restart_times(backends: Backends, status: DriverStatus | None) -> list[float]:
+    """The supervisor's restarts and the backend's own relaunches of the current driver: both
+    spend the same budget."""
+    return sorted([*backends.store.restarts().times, *(status.relaunched_at if status else [])])
+
+
 def restarts_in_window(spec: PipelineSpec, backends: Backends, now: float) -> list[float]:
-    """The supervisor's restarts and the backend's own relaunches within the budget's window."""
     window = spec.supervision.restart.window_seconds
     record = backends.store.driver()
-    relaunched = backends.launcher.status(record).relaunched_at if record is not None else []
-    return sorted(t for t in [*backends.store.restarts().times, *relaunched] if now - t <= window)
+    status = backends.launcher.status(record) if record is not None else None
+    return [t for t in restart_times(backends, status) if now - t <= window]
 
 
 def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) -> Look:
@@ -131,8 +136,7 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
         )
     lag = lag_per_shard(backends) if observation.running else memory.lag_ms_per_shard
     healthy_since = (memory.healthy_since or now) if verdict.health is Health.HEALTHY else None
-    # the backend's own relaunches spend the same budget as the supervisor's restarts
-    restarts = sorted([*backends.store.restarts().times, *(status.relaunched_at if status else [])])
+    restarts = restart_times(backends, status)
     decision = None
     request = False
     failure, gave_up = memory.failure, memory.gave_up
