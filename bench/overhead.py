@@ -73,7 +73,8 @@ def main() -> None:
             resolve_connection(hand),
             jar.path,
             ui_port=free_port(),
-            control_root=hand_backends.store.root / "generations",
+            control_root=str(hand_backends.store.root / "generations"),
+            files_root=hand_backends.store.root / "generations",
         )
         # The launcher writes request.files (the job file, the region override) into
         # request.control_dir before it starts spark-submit.

@@ -30,3 +30,11 @@ def resolve_path(path: str) -> Path:
 def pipeline_dir(name: str) -> Path:
     """Where one pipeline's state lives."""
     return state_home() / "pipelines" / name
+
+
+def job_path(path: str) -> str:
+    """A spec path as the job sees it: file system URIs (hdfs://, s3a://, file://) unchanged;
+    plain paths made absolute, relative ones under the state home."""
+    if "://" in path:
+        return path.rstrip("/")
+    return str(resolve_path(path))

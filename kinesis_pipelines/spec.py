@@ -146,11 +146,48 @@ class AppTableSpec(_Model):
         return _check_endpoint(value, ("https",))
 
 
+JOB_FS_SCHEMES = ("hdfs", "s3a", "file")
+
+
+def is_host_path(value: str) -> bool:
+    """A plain path (no scheme): a folder on the host that runs the driver."""
+    return "://" not in value
+
+
+def check_job_path(value: str) -> str:
+    """A plain path, or a Hadoop file system URI the job writes through (hdfs, s3a, file)."""
+    if not value.strip():
+        raise ValueError("must not be empty")
+    if is_host_path(value):
+        return value
+    scheme, _, rest = value.partition("://")
+    if scheme not in JOB_FS_SCHEMES:
+        raise ValueError(
+            f"file systems are {', '.join(s + '://' for s in JOB_FS_SCHEMES)} or a plain path; "
+            f"got {scheme}://"
+        )
+    if scheme == "file" and not rest.startswith("/"):
+        raise ValueError(f"a file:// URI needs an absolute path, like file:///data/x; got {value!r}")
+    if scheme in ("hdfs", "s3a") and (not rest or (rest.startswith("/") and scheme == "s3a")):
+        raise ValueError(f"{scheme}:// needs a {'bucket' if scheme == 's3a' else 'path'}, got {value!r}")
+    return value.rstrip("/") if rest.strip("/") else value
+
+
 class DirectorySink(_Model):
     """Each batch becomes one directory `batch-<time ms>` of JSON lines, replaced on replay."""
 
     kind: Literal["directory"] = "directory"
-    path: str = Field(description="Directory that receives one sub-directory per batch.")
+    path: str = Field(
+        description=(
+            "Directory that receives one sub-directory per batch: a plain path, or an hdfs://, "
+            "s3a:// or file:// URI."
+        )
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        return check_job_path(value)
 
 
 class CredentialsSpec(_Model):
@@ -197,7 +234,34 @@ class JobSpec(_Model):
     )
     master: str = Field(
         "local",
-        description="'local' (becomes local[cores] from the plan) or spark://host:port.",
+        description=(
+            "'local' (becomes local[cores] from the plan), spark://host:port (a standalone "
+            "cluster; the driver runs on this host in client mode) or 'yarn' (cluster mode: the "
+            "driver runs in YARN's ApplicationMaster)."
+        ),
+    )
+    hadoop_conf_dir: str | None = Field(
+        None,
+        description=(
+            "Folder with the cluster's core-site.xml and yarn-site.xml for master 'yarn'; "
+            "HADOOP_CONF_DIR when left out."
+        ),
+    )
+    driver_host: str | None = Field(
+        None,
+        description=(
+            "spark:// masters: the address of this host that the workers reach the driver at "
+            "(the driver binds to it). Left out, Spark picks this host's address. Local mode "
+            "always uses 127.0.0.1."
+        ),
+    )
+    python: str | None = Field(
+        None,
+        description=(
+            "The Python on the cluster's nodes that runs the executors (and, on YARN, the "
+            "driver); it needs pydantic and boto3. Left out: this interpreter for local and "
+            "spark:// masters, 'python3' on YARN."
+        ),
     )
     batch_interval_seconds: float = Field(2.0, gt=0, le=3600, description="Batch interval.")
     dedupe_window_seconds: float = Field(
@@ -229,7 +293,12 @@ class JobSpec(_Model):
         1, ge=1, le=1024, description="Cores kept free of receivers so batches get processed."
     )
     checkpoint_dir: str = Field(
-        description="Spark checkpoint root; each config generation gets a sub-directory."
+        description=(
+            "Spark checkpoint root (the receivers' write-ahead log and the delivery ledger live "
+            "under it); each config generation gets a sub-directory. A plain path (relative ones "
+            "live under KINESIS_PIPELINES_HOME) in local mode; an hdfs://, s3a:// or file:// URI "
+            "on a cluster."
+        )
     )
     write_ahead_log: bool = Field(
         True,
@@ -260,12 +329,24 @@ class JobSpec(_Model):
     @field_validator("master")
     @classmethod
     def _master(cls, value: str) -> str:
-        if value == "local" or re.match(r"^spark://[^/\s:]+:\d{1,5}$", value):
+        if value in ("local", "yarn") or re.match(r"^spark://[^/\s:]+:\d{1,5}$", value):
             return value
         raise ValueError(
-            "master is 'local' (cores come from the plan) or spark://host:port; "
+            "master is 'local' (cores come from the plan), spark://host:port or 'yarn'; "
             "write executor_cores instead of local[N]"
         )
+
+    @field_validator("checkpoint_dir")
+    @classmethod
+    def _job_path(cls, value: str) -> str:
+        return check_job_path(value)
+
+    @field_validator("driver_host")
+    @classmethod
+    def _driver_host(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[A-Za-z0-9.:-]{1,253}$", value):
+            raise ValueError("driver_host is a host name or an IP address of this host")
+        return value
 
     @field_validator("processor")
     @classmethod
@@ -299,6 +380,22 @@ class JobSpec(_Model):
             raise ValueError("initial_timestamp is only used with initial_position AT_TIMESTAMP")
         if self.initial_timestamp is not None and self.initial_timestamp.tzinfo is None:
             raise ValueError("initial_timestamp needs a time zone, like 2026-01-31T12:00:00Z")
+        cluster = self.master != "local"
+        for field, value in (("checkpoint_dir", self.checkpoint_dir), ("sink.path", self.sink.path)):
+            if cluster and is_host_path(value):
+                raise ValueError(
+                    f"{field} {value!r} is a path on this host, but master {self.master!r} runs "
+                    "executors (and on YARN the driver) on other machines; use a file system "
+                    "every node reaches: hdfs://namenode/path, s3a://bucket/path, or "
+                    "file:///path for a folder every node mounts at that path"
+                )
+        if self.master != "yarn" and self.hadoop_conf_dir is not None:
+            raise ValueError("hadoop_conf_dir is only used with master 'yarn'")
+        if self.driver_host is not None and not self.master.startswith("spark://"):
+            raise ValueError(
+                "driver_host is only used with spark:// masters (local mode binds to 127.0.0.1; "
+                "on YARN the driver runs in the ApplicationMaster)"
+            )
         if self.processing_cores >= self.executor_cores:
             raise ValueError(
                 f"executor_cores ({self.executor_cores}) must exceed processing_cores "

@@ -20,10 +20,9 @@ import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
-from pathlib import Path
 from typing import Any
 
-from kinesis_pipelines.files import write_text_atomically
+from kinesis_pipelines.app.storage import JobFiles, LocalFiles, files_for, join
 
 KEY_SEPARATOR = b"\n"
 LEDGER_DIR_NAME = "delivery-ledger"  # beside the pipeline's checkpoint generations
@@ -68,20 +67,23 @@ def decide(
 class DeliveryLedger:
     """The keys delivered in the last `retained` non-empty batches, on disk and in memory."""
 
-    def __init__(self, directory: Path, retained: int) -> None:
+    def __init__(self, directory: str, retained: int, files: JobFiles | None = None) -> None:
         self.directory, self.retained = directory, retained
+        self.files = files or files_for(directory)
         self.first_seen: dict[str, int] = {}
         self.batches: dict[int, list[str]] = {}
         self.admitted_total = 0
         self.dropped_total = 0
-        directory.mkdir(parents=True, exist_ok=True)
-        for path in sorted(directory.glob(f"*{LEDGER_SUFFIX}")):
-            self._remember(int(path.name.removesuffix(LEDGER_SUFFIX)), path.read_text().split())
-        totals = directory / TOTALS_FILE
-        if totals.exists():
-            saved = json.loads(totals.read_text())
-            self.admitted_total, self.dropped_total = saved["admitted"], saved["dropped"]
+        self.files.make_dirs(directory)
+        for name in self.files.names(directory):
+            if name.endswith(LEDGER_SUFFIX) and not name.startswith("."):
+                keys = self.files.read_text(join(directory, name)) or ""
+                self._remember(int(name.removesuffix(LEDGER_SUFFIX)), keys.split())
+        self.admitted_total, self.dropped_total = read_totals(directory, self.files).values()
         self._forget_old()
+
+    def _batch_file(self, batch_ms: int) -> str:
+        return join(self.directory, f"{batch_ms:015d}{LEDGER_SUFFIX}")
 
     def admit(self, batch_ms: int, located: Iterable[Located]) -> dict[int, set[int]]:
         """Decide a batch, record what it admits, and return the positions to drop."""
@@ -89,14 +91,14 @@ class DeliveryLedger:
         dropped = sum(len(positions) for positions in drops.values())
         replay = batch_ms in self.batches
         if admitted or drops or replay:
-            write_text_atomically(self.directory / f"{batch_ms:015d}{LEDGER_SUFFIX}", "\n".join(admitted))
+            self.files.write_text(self._batch_file(batch_ms), "\n".join(admitted))
             self._remember(batch_ms, admitted)
             self._forget_old()
         if not replay:
             self.admitted_total += len(admitted)
             self.dropped_total += dropped
-            write_text_atomically(
-                self.directory / TOTALS_FILE,
+            self.files.write_text(
+                join(self.directory, TOTALS_FILE),
                 json.dumps({"admitted": self.admitted_total, "dropped": self.dropped_total}),
             )
         if dropped:
@@ -121,7 +123,7 @@ class DeliveryLedger:
             for key in self.batches.pop(batch_ms):
                 if self.first_seen.get(key) == batch_ms:
                     del self.first_seen[key]
-            (self.directory / f"{batch_ms:015d}{LEDGER_SUFFIX}").unlink(missing_ok=True)
+            self.files.remove(self._batch_file(batch_ms))
 
 
 _LEDGERS: dict[str, DeliveryLedger] = {}
@@ -130,14 +132,15 @@ _LEDGERS: dict[str, DeliveryLedger] = {}
 def ledger_at(directory: str, retained: int) -> DeliveryLedger:
     """The driver's one ledger for `directory`, loaded from disk on first use in this process."""
     if directory not in _LEDGERS:
-        _LEDGERS[directory] = DeliveryLedger(Path(directory), retained)
+        _LEDGERS[directory] = DeliveryLedger(directory, retained)
     return _LEDGERS[directory]
 
 
-def read_totals(directory: Path) -> dict[str, int]:
+def read_totals(directory: str, files: JobFiles | None = None) -> dict[str, int]:
     """Records admitted and duplicates dropped so far (zeros before the first batch)."""
-    totals = directory / TOTALS_FILE
-    return json.loads(totals.read_text()) if totals.exists() else {"admitted": 0, "dropped": 0}
+    text = (files or LocalFiles()).read_text(join(directory, TOTALS_FILE))
+    saved = json.loads(text) if text else {}
+    return {"admitted": saved.get("admitted", 0), "dropped": saved.get("dropped", 0)}
 
 
 def locate_keys(partition: int, elements: Iterator[bytes]) -> Iterator[Located]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import socket
 import sys
 import threading
@@ -21,11 +22,14 @@ from typing import Any
 from kinesis_pipelines.app import control, delivery
 from kinesis_pipelines.app.config import DriverConfig
 from kinesis_pipelines.app.sinks import directory_sink_writer
+from kinesis_pipelines.app.storage import files_for, join
 from kinesis_pipelines.aws import fence
 from kinesis_pipelines.aws.connection import make_client
-from kinesis_pipelines.files import write_text_atomically
+from kinesis_pipelines.aws.handover import clear_dead_driver
 
 STOP_POLL_SECONDS = 0.5
+# YARN names the ApplicationMaster's container container_[e<epoch>_]<cluster>_<app>_<attempt>_<n>
+YARN_CONTAINER = re.compile(r"^container_(?:e\d+_)?(\d+)_(\d+)_(\d+)_\d+$")
 
 
 def load_processor(import_path: str) -> Any:
@@ -126,36 +130,62 @@ def write_info(config: DriverConfig, sc: Any, recovered: bool, owner: str = "") 
         started_at=time.time(),
         pid=os.getpid(),
     )
-    write_text_atomically(Path(config.control_dir) / control.INFO_FILE, info.model_dump_json())
+    path = join(config.control_dir, control.INFO_FILE)
+    files_for(path).write_text(path, info.model_dump_json())
+
+
+def fence_identity(environ: dict[str, str], generation: str) -> tuple[str, str | None]:
+    """This driver's fence owner, and the owner prefix of earlier attempts it may take over from.
+
+    A launcher that relaunches drivers names the owner (KP_FENCE_OWNER). In YARN's
+    ApplicationMaster the owner is the application and its attempt: YARN starts an attempt only
+    once the one before it has ended, so an earlier attempt's fence is a dead driver's."""
+    if environ.get(control.FENCE_OWNER_ENV):
+        return environ[control.FENCE_OWNER_ENV], None
+    container = YARN_CONTAINER.match(environ.get("CONTAINER_ID", ""))
+    if container:
+        cluster, app, attempt = container.groups()
+        application = f"application_{cluster}_{app}"
+        return f"yarn:{application}:{int(attempt)}:{generation}", f"yarn:{application}:"
+    return f"{socket.gethostname()}:{os.getpid()}:{generation}", None
+
+
+def take_fence(client: Any, config: DriverConfig, table: str, owner: str, earlier: str | None) -> None:
+    """Take the fence; from an earlier attempt of the same YARN application at once, releasing
+    its KCL leases too so the receivers need not wait out KCL's lease failover."""
+    holder = fence.current(client, table, config.application_name)
+    if earlier and holder and holder[0].startswith(earlier) and holder[0] != owner:
+        released = clear_dead_driver(client, table, config.application_name, holder[0])
+        print(f"took over from the dead attempt {holder[0]}: released {released} KCL lease(s)", flush=True)
+    fence.acquire(client, table, config.application_name, owner)
 
 
 def run(config: DriverConfig) -> int:
     from pyspark.streaming import StreamingContext
 
-    owner = (
-        os.environ.get(control.FENCE_OWNER_ENV) or f"{socket.gethostname()}:{os.getpid()}:{config.generation}"
-    )
+    owner, earlier = fence_identity(dict(os.environ), config.generation)
     keeper = None
     fence_table = config.fence_table
     if fence_table:
         client = make_client("dynamodb", config.connection)
         fence.ensure_fence_table(client, fence_table)
         try:
-            fence.acquire(client, fence_table, config.application_name, owner)
+            take_fence(client, config, fence_table, owner, earlier)
         except fence.FenceHeld as exc:
             print(str(exc), flush=True)
             return fence.FENCED_EXIT_CODE
         keeper = FenceKeeper(client, config, fence_table, owner)
         keeper.start()
-    checkpoint = Path(config.checkpoint_dir)
-    recovered = checkpoint.exists() and any(checkpoint.glob("checkpoint-*"))
+    checkpoint = config.checkpoint_dir
+    files = files_for(checkpoint)
+    recovered = any(name.startswith("checkpoint-") for name in files.names(checkpoint))
     try:
         ssc = StreamingContext.getOrCreate(config.checkpoint_dir, lambda: build_context(config))
     except Exception as exc:
         if not recovered:
             raise
-        aside = checkpoint.with_name(f"{checkpoint.name}.unusable-{int(time.time())}")
-        checkpoint.rename(aside)
+        aside = f"{checkpoint.rstrip('/')}.unusable-{int(time.time())}"
+        files.rename(checkpoint, aside)
         print(
             f"the Spark checkpoint {checkpoint} could not be used ({type(exc).__name__}: {exc}); "
             f"moved it to {aside} and started a new checkpoint generation; KCL resumes every "
@@ -167,9 +197,10 @@ def run(config: DriverConfig) -> int:
     ssc.sparkContext.setLogLevel("WARN")
     ssc.start()
     write_info(config, ssc.sparkContext, recovered, owner)
-    stop_marker = Path(config.control_dir) / control.STOP_MARKER
+    stop_marker = join(config.control_dir, control.STOP_MARKER)
+    control_files = files_for(stop_marker)
     try:
-        while not stop_marker.exists():
+        while not control_files.exists(stop_marker):
             if keeper is not None and keeper.lost.is_set():
                 ssc.stop(stopSparkContext=True, stopGraceFully=False)
                 return fence.FENCED_EXIT_CODE

@@ -11,12 +11,16 @@ from kinesis_pipelines.launch.base import (
     SubmitRequest,
 )
 from kinesis_pipelines.launch.local import LocalProcessLauncher
+from kinesis_pipelines.launch.yarn import YarnLauncher
 from kinesis_pipelines.spec import PipelineSpec
 
 
 def launcher_for(spec: PipelineSpec) -> Launcher:
-    """`local` and `spark://` masters both run the driver as a process on this host (local
-    mode, or client mode against a standalone cluster)."""
+    """`yarn` runs the driver in YARN's ApplicationMaster (cluster mode); `local` and `spark://`
+    masters run it as a process on this host (local mode, or client mode against a standalone
+    cluster)."""
+    if spec.job.master == "yarn":
+        return YarnLauncher(spec)
     return LocalProcessLauncher()
 
 
@@ -27,5 +31,6 @@ __all__ = [
     "Launcher",
     "LocalProcessLauncher",
     "SubmitRequest",
+    "YarnLauncher",
     "launcher_for",
 ]

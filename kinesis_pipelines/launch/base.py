@@ -5,6 +5,7 @@ files, REST calls) to itself; callers see only `DriverRecord` and `DriverStatus`
 from __future__ import annotations
 
 from enum import Enum
+from pathlib import Path
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -29,8 +30,11 @@ class SubmitRequest(BaseModel):
     generation: str
     argv: list[str]
     env: dict[str, str]
-    control_dir: str
-    files: dict[str, str]  # name -> content, placed in control_dir before the driver starts
+    control_dir: str  # the driver's: info file out, stop marker in (app/control.py)
+    files_dir: str  # on this host: where `files` are placed before the submit
+    files: dict[str, str]  # name -> content: the job file and what else the driver reads
+    code_archive: str | None = None  # where to write the code zip that --py-files ships
+    processor: str = ""
     ui_port: int
     receivers: int
     cores: int
@@ -70,6 +74,11 @@ class DriverStatus(BaseModel):
 
 class Launcher(Protocol):
     name: str
+
+    def control_root(self, local_root: Path) -> str:
+        """Where the drivers' control directories live: `local_root` when the driver runs on
+        this host, the job's file system when it runs on a cluster."""
+        ...
 
     def submit(self, request: SubmitRequest) -> DriverRecord:
         """Start the driver; returns at once (waiting for it to come up is the caller's)."""

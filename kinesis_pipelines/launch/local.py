@@ -28,13 +28,17 @@ LOG_FILE = "driver.log"
 class LocalProcessLauncher:
     name = "local-process"
 
+    def control_root(self, local_root: Path) -> str:
+        return str(local_root)
+
     def submit(self, request: SubmitRequest) -> DriverRecord:
         control_dir = Path(request.control_dir)
         control_dir.mkdir(parents=True, exist_ok=True)
         for stale in (control.STOP_MARKER, control.INFO_FILE, control.ATTEMPTS_FILE, EXIT_FILE):
             (control_dir / stale).unlink(missing_ok=True)
+        Path(request.files_dir).mkdir(parents=True, exist_ok=True)
         for name, content in request.files.items():
-            (control_dir / name).write_text(content)
+            (Path(request.files_dir) / name).write_text(content)
         exit_file = control_dir / EXIT_FILE
         # The attempts runner leads the group: it relaunches a driver that died (up to
         # max_attempts) and records the last exit status, so any later process (a sensor, the

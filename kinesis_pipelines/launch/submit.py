@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import math
 import shlex
+import zipfile
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -14,16 +16,21 @@ from kinesis_pipelines import __version__
 from kinesis_pipelines.app import control, receiver_app
 from kinesis_pipelines.app.config import DriverConfig
 from kinesis_pipelines.app.delivery import LEDGER_DIR_NAME
-from kinesis_pipelines.aws.connection import AwsConnection
+from kinesis_pipelines.app.storage import join
+from kinesis_pipelines.aws.connection import EMULATOR_CREDENTIALS, AwsConnection
 from kinesis_pipelines.emulators.tls import TRUSTSTORE_PASSWORD
 from kinesis_pipelines.errors import SpecError
-from kinesis_pipelines.home import resolve_path
+from kinesis_pipelines.home import job_path
 from kinesis_pipelines.launch.base import SubmitRequest
 from kinesis_pipelines.planning import ReceiverPlan, checkpoint_generation
 from kinesis_pipelines.spec import PipelineSpec
 from kinesis_pipelines.tools import python_executable, spark_submit
 
 APP_DIR = Path(receiver_app.__file__).parent
+PACKAGE_DIR = APP_DIR.parent
+CODE_ARCHIVE = "kinesis-pipelines-code.zip"  # shipped to a YARN cluster with --py-files
+YARN_NODE_PYTHON = "python3"
+YARN_EXECUTOR_CORES = 2  # per executor; the plan's cores spread over as many executors as needed
 
 
 def code_digest(processor: str) -> str:
@@ -70,9 +77,43 @@ def region_override_xml(connection: AwsConnection) -> str | None:
     return f"<XML><Regions><Region><Name>{escape(region)}</Name>{endpoints}</Region></Regions></XML>"
 
 
-def ledger_dir(spec: PipelineSpec) -> Path:
+def ledger_dir(spec: PipelineSpec) -> str:
     """The pipeline's delivery ledger (app/delivery.py), beside its checkpoint generations."""
-    return resolve_path(spec.job.checkpoint_dir) / spec.name / LEDGER_DIR_NAME
+    return join(job_path(spec.job.checkpoint_dir), spec.name, LEDGER_DIR_NAME)
+
+
+def on_cluster(spec: PipelineSpec) -> bool:
+    """The driver runs on the cluster (YARN cluster mode), not on this host."""
+    return spec.job.master == "yarn"
+
+
+def cluster_python(spec: PipelineSpec) -> str:
+    """The Python that runs the executors (and on YARN the driver) on the cluster's nodes."""
+    if spec.job.python:
+        return spec.job.python
+    return YARN_NODE_PYTHON if on_cluster(spec) else python_executable()
+
+
+def write_code_archive(processor: str, target: Path) -> Path:
+    """The package and the processor's top-level package (or module) as one zip for
+    `--py-files`: what the driver and executors import on a cluster is exactly what was planned
+    (the checkpoint generation's code digest), whatever is installed on the nodes."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    top = processor.partition(":")[0].split(".", 1)[0]
+    roots = [PACKAGE_DIR]
+    found = importlib.util.find_spec(top)
+    if top != PACKAGE_DIR.name and found is not None and found.origin:
+        origin = Path(found.origin)
+        roots.append(origin.parent if origin.name == "__init__.py" else origin)
+    partial = target.with_name(f".{target.name}.partial")
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+        for root in roots:
+            sources = sorted(root.rglob("*.py")) if root.is_dir() else [root]
+            for source in sources:
+                if "__pycache__" not in source.parts:
+                    archive.write(source, source.relative_to(root.parent))
+    partial.replace(target)
+    return target
 
 
 def driver_config(
@@ -80,7 +121,7 @@ def driver_config(
     plan: ReceiverPlan,
     connection: AwsConnection,
     generation: str,
-    control_dir: Path,
+    control_dir: str,
 ) -> DriverConfig:
     return DriverConfig(
         pipeline=spec.name,
@@ -97,12 +138,12 @@ def driver_config(
         receivers=plan.receivers,
         batch_interval_seconds=spec.job.batch_interval_seconds,
         dedupe_window_seconds=spec.job.dedupe_window_seconds,
-        ledger_dir=str(ledger_dir(spec)),
-        checkpoint_dir=str(resolve_path(spec.job.checkpoint_dir) / spec.name / generation),
+        ledger_dir=ledger_dir(spec),
+        checkpoint_dir=join(job_path(spec.job.checkpoint_dir), spec.name, generation),
         generation=generation,
-        control_dir=str(control_dir),
+        control_dir=control_dir,
         processor=spec.job.processor,
-        sink_path=str(resolve_path(spec.job.sink.path)),
+        sink_path=job_path(spec.job.sink.path),
         fence_table=spec.supervision.fence_table,
         connection=connection,
     )
@@ -129,33 +170,51 @@ def build_submit_request(
     connection: AwsConnection,
     assembly_jar: str,
     ui_port: int,
-    control_root: Path,
+    control_root: str,
+    files_root: Path,
 ) -> SubmitRequest:
-    """The spark-submit argv and env, and the files its driver reads from its control directory
-    (`control_root/<generation>`)."""
+    """The spark-submit argv and env, and the files its driver reads.
+
+    The driver's control directory is `control_root/<generation>` (on this host, or on the
+    job's file system for a driver on the cluster); the files it reads are placed in
+    `files_root/<generation>` on this host, and shipped with `--files` to a cluster."""
     override = region_override_xml(connection)
     generation = generation_of(spec, plan, connection)
-    control_dir = control_root / generation
+    control_dir = join(control_root, generation)
+    files_dir = files_root / generation
     config = driver_config(spec, plan, connection, generation, control_dir)
-    python = python_executable()
+    cluster = on_cluster(spec)
+    node_python = cluster_python(spec)
     java_options = []
     if override is not None:
-        java_options.append(
-            f"-Dcom.amazonaws.regions.RegionUtils.fileOverride={control_dir / control.REGION_OVERRIDE_FILE}"
-        )
+        # on a cluster, --files puts the override in every container's working directory
+        override_path = str(files_dir / control.REGION_OVERRIDE_FILE)
+        if cluster:
+            override_path = control.REGION_OVERRIDE_FILE
+        java_options.append(f"-Dcom.amazonaws.regions.RegionUtils.fileOverride={override_path}")
     if connection.java_truststore:
         java_options += [
             f"-Djavax.net.ssl.trustStore={connection.java_truststore}",
             f"-Djavax.net.ssl.trustStorePassword={TRUSTSTORE_PASSWORD}",
             "-Djavax.net.ssl.trustStoreType=PKCS12",
         ]
+    # What the driver and the executors find in their environment on every node
+    node_env = {"AWS_CBOR_DISABLE": "true", "AWS_REGION": connection.region, "PYTHONUNBUFFERED": "1"}
+    if cluster and connection.embedded:
+        node_env.update(EMULATOR_CREDENTIALS)  # the emulators' fixed fakes; never real keys
     conf = {
         **_spark_conf(spec, plan),
-        "spark.ui.port": str(ui_port),
-        "spark.pyspark.python": python,
-        "spark.pyspark.driver.python": python,
+        "spark.ui.port": "0" if cluster else str(ui_port),
+        "spark.pyspark.python": node_python,
         "spark.executorEnv.AWS_CBOR_DISABLE": "true",
     }
+    if cluster:
+        conf.update({f"spark.yarn.appMasterEnv.{key}": value for key, value in node_env.items()})
+        conf.update({f"spark.executorEnv.{key}": value for key, value in node_env.items()})
+        conf["spark.yarn.appMasterEnv.PYSPARK_PYTHON"] = node_python
+        conf["spark.executorEnv.PYSPARK_PYTHON"] = node_python
+    else:
+        conf["spark.pyspark.driver.python"] = python_executable()
     if java_options:
         joined = " ".join(java_options)
         conf["spark.driver.extraJavaOptions"] = joined
@@ -168,28 +227,35 @@ def build_submit_request(
     ]  # fmt: skip
     if plan.master.startswith("spark://"):
         argv += ["--total-executor-cores", str(plan.cores)]
-    for key, value in sorted(conf.items()):
-        argv += ["--conf", f"{key}={value}"]
-    argv += [str(APP_DIR / "receiver_app.py"), "--job-file", str(control_dir / control.JOB_FILE)]
-    env = {
-        "AWS_CBOR_DISABLE": "true",  # SDK v1 speaks CBOR to Kinesis by default; emulators JSON
-        "AWS_REGION": connection.region,
-        "PYSPARK_PYTHON": python,
-        "PYSPARK_DRIVER_PYTHON": python,
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        "PYTHONUNBUFFERED": "1",
-        **connection.credential_env(),
-    }
     files = {control.JOB_FILE: config.model_dump_json(indent=2)}
     if override is not None:
         files[control.REGION_OVERRIDE_FILE] = override
+    if cluster:
+        argv += ["--deploy-mode", "cluster"]
+        argv += ["--files", ",".join(str(files_dir / name) for name in sorted(files))]
+        argv += ["--py-files", str(files_dir / CODE_ARCHIVE)]
+    for key, value in sorted({**conf, **spec.job.spark_conf}.items()):
+        argv += ["--conf", f"{key}={value}"]
+    job_file = control.JOB_FILE if cluster else str(files_dir / control.JOB_FILE)
+    argv += [str(APP_DIR / "receiver_app.py"), "--job-file", job_file]
+    env = {"PYTHONUNBUFFERED": "1", **connection.credential_env()}
+    if cluster:
+        env["AWS_REGION"] = connection.region
+    else:
+        env.update(node_env)
+        env.update({"PYSPARK_PYTHON": node_python, "PYSPARK_DRIVER_PYTHON": python_executable()})
+        if plan.master.startswith("local"):
+            env["SPARK_LOCAL_IP"] = "127.0.0.1"
     return SubmitRequest(
         pipeline=spec.name,
         generation=generation,
         argv=argv,
         env=env,
-        control_dir=str(control_dir),
+        control_dir=control_dir,
+        files_dir=str(files_dir),
         files=files,
+        code_archive=str(files_dir / CODE_ARCHIVE) if cluster else None,
+        processor=spec.job.processor,
         ui_port=ui_port,
         receivers=plan.receivers,
         cores=plan.cores,
@@ -199,14 +265,32 @@ def build_submit_request(
 
 
 def _spark_conf(spec: PipelineSpec, plan: ReceiverPlan) -> dict[str, str]:
+    """The settings that shape the job (and so its checkpoint generation)."""
+    local = plan.master.startswith("local")
+    driver_host = "127.0.0.1" if local else (spec.job.driver_host or "")
     conf = {
-        "spark.driver.host": "127.0.0.1" if plan.master.startswith("local") else "",
-        "spark.driver.bindAddress": "127.0.0.1" if plan.master.startswith("local") else "",
+        "spark.driver.host": driver_host,
+        "spark.driver.bindAddress": driver_host,
         "spark.streaming.receiver.writeAheadLog.enable": str(spec.job.write_ahead_log).lower(),
         "spark.streaming.stopGracefullyOnShutdown": "false",
         "spark.ui.showConsoleProgress": "false",
-        **spec.job.spark_conf,
     }
+    if plan.master == "yarn":
+        policy = spec.supervision.restart
+        cores_each = min(plan.cores, YARN_EXECUTOR_CORES)
+        conf.update(
+            {
+                # receivers hold their cores for the job's life: no dynamic allocation (EMR's default)
+                "spark.dynamicAllocation.enabled": "false",
+                "spark.executor.cores": str(cores_each),
+                "spark.executor.instances": str(math.ceil(plan.cores / cores_each)),
+                "spark.yarn.maxAppAttempts": str(policy.driver_attempts if spec.supervision.enabled else 1),
+                "spark.yarn.am.attemptFailuresValidityInterval": f"{round(policy.window_seconds)}s",
+                "spark.yarn.submit.waitAppCompletion": "false",
+                "spark.yarn.tags": f"kinesis-pipelines,pipeline:{spec.name}",
+            }
+        )
+    conf.update(spec.job.spark_conf)
     return {key: value for key, value in conf.items() if value != ""}
 
 

@@ -185,7 +185,8 @@ def _roll(
     plan = receiver_plan(spec, len(backends.stream.open_shard_ids()))
     request = build_submit_request(
         spec, plan, backends.connection, jar.path, ui_port=free_port(),
-        control_root=store.root / "generations",
+        control_root=launcher.control_root(store.root / "generations"),
+        files_root=store.root / "generations",
     )  # fmt: skip
     with store.operation_lock():
         intent = store.intent()

@@ -62,8 +62,9 @@ def plan(spec: PipelineSpec, backends: Backends) -> PlanReport:
     if not jar.exists():
         notes.append("the assembly jar is not built yet; a deploy builds it with Maven")
     request = build_submit_request(
-        spec, plan_, connection, str(jar), ui_port=4040, control_root=backends.store.root / "generations"
-    )
+        spec, plan_, connection, str(jar), ui_port=4040,
+        control_root=_control_root(backends), files_root=backends.store.root / "generations",
+    )  # fmt: skip
     return PlanReport(
         pipeline=spec.name,
         stream=spec.stream.name,
@@ -80,6 +81,14 @@ def plan(spec: PipelineSpec, backends: Backends) -> PlanReport:
         spark_submit=render_command(request),
         notes=notes,
     )
+
+
+def _control_root(backends: Backends) -> str:
+    local_root = backends.store.root / "generations"
+    try:
+        return backends.launcher.control_root(local_root)
+    except KinesisPipelinesError:
+        return "<the cluster's file system>/control"  # the Hadoop configuration is not readable here
 
 
 def _placeholder_connection(spec: PipelineSpec) -> AwsConnection:

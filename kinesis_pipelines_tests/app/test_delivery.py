@@ -46,29 +46,29 @@ def test_a_batch_is_judged_only_against_batches_before_it() -> None:
 
 
 def test_a_restarted_driver_remembers_what_its_predecessor_delivered(tmp_path: Path) -> None:
-    ledger = DeliveryLedger(tmp_path, retained=10)
+    ledger = DeliveryLedger(str(tmp_path), retained=10)
     assert ledger.admit(1000, located("a", "b")) == {}
     assert ledger.admit(2000, located("b", "c")) == {0: {0}}
 
-    restarted = DeliveryLedger(tmp_path, retained=10)
+    restarted = DeliveryLedger(str(tmp_path), retained=10)
     assert restarted.admit(3000, located("a", "c", "d")) == {0: {0, 1}}
-    assert read_totals(tmp_path) == {"admitted": 4, "dropped": 3}
+    assert read_totals(str(tmp_path)) == {"admitted": 4, "dropped": 3}
 
 
 def test_a_replayed_batch_gets_the_same_decision_and_is_not_counted_twice(tmp_path: Path) -> None:
-    ledger = DeliveryLedger(tmp_path, retained=10)
+    ledger = DeliveryLedger(str(tmp_path), retained=10)
     ledger.admit(1000, located("a", "b"))
     first = ledger.admit(2000, located("b", "c"))
     ledger.admit(3000, located("d"))
 
-    restarted = DeliveryLedger(tmp_path, retained=10)
+    restarted = DeliveryLedger(str(tmp_path), retained=10)
     assert restarted.admit(2000, located("b", "c")) == first
     assert restarted.admit(3000, located("d")) == {}
-    assert read_totals(tmp_path) == {"admitted": 4, "dropped": 1}
+    assert read_totals(str(tmp_path)) == {"admitted": 4, "dropped": 1}
 
 
 def test_only_the_retained_batches_are_remembered(tmp_path: Path) -> None:
-    ledger = DeliveryLedger(tmp_path, retained=2)
+    ledger = DeliveryLedger(str(tmp_path), retained=2)
     ledger.admit(1000, located("a"))
     ledger.admit(2000, located("b"))
     ledger.admit(3000, located("c"))
@@ -80,7 +80,7 @@ def test_only_the_retained_batches_are_remembered(tmp_path: Path) -> None:
 
 
 def test_empty_batches_do_not_use_up_the_window(tmp_path: Path) -> None:
-    ledger = DeliveryLedger(tmp_path, retained=1)
+    ledger = DeliveryLedger(str(tmp_path), retained=1)
     ledger.admit(1000, located("a"))
     for batch_ms in range(2000, 10000, 1000):
         ledger.admit(batch_ms, [])

@@ -68,7 +68,7 @@ def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
 @pytest.fixture
 def control_dir(tmp_path: Path, dynamodb: tuple[Any, str]) -> Path:
     connection = AwsConnection(region="us-east-1", endpoints={"dynamodb": dynamodb[1]})
-    config = driver_config(SPEC, receiver_plan(SPEC, 1), connection, "g1", tmp_path)
+    config = driver_config(SPEC, receiver_plan(SPEC, 1), connection, "g1", str(tmp_path))
     (tmp_path / control.JOB_FILE).write_text(config.model_dump_json())
     return tmp_path
 

@@ -49,7 +49,7 @@ def test_local_master_against_the_emulators(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
     spec = make_spec("golden", shards=2, executor_cores=3)
     plan = receiver_plan(spec, open_shards=2)
-    request = build_submit_request(spec, plan, EMULATED, "/jars/asl.jar", 4041, tmp_path)
+    request = build_submit_request(spec, plan, EMULATED, "/jars/asl.jar", 4041, str(tmp_path), tmp_path)
     assert normalized(request.argv, request.control_dir) == [
         "<spark-submit>",
         "--master", "local[3]",
@@ -97,9 +97,12 @@ def test_local_master_against_the_emulators(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_standalone_master_on_real_aws(tmp_path: Path) -> None:
-    spec = make_spec("golden", shards=4, executor_cores=6, master="spark://10.0.0.5:7077")
+    spec = make_spec(
+        "golden", shards=4, executor_cores=6, master="spark://10.0.0.5:7077",
+        checkpoint_dir="hdfs://nn:8020/checkpoints", sink={"path": "hdfs://nn:8020/out"},
+    )  # fmt: skip
     plan = receiver_plan(spec, open_shards=4)
-    request = build_submit_request(spec, plan, REAL, "/jars/asl.jar", 4041, tmp_path)
+    request = build_submit_request(spec, plan, REAL, "/jars/asl.jar", 4041, str(tmp_path), tmp_path)
     argv = normalized(request.argv, request.control_dir)
     assert argv[:9] == [
         "<spark-submit>",
@@ -121,8 +124,87 @@ def test_standalone_master_on_real_aws(tmp_path: Path) -> None:
 def test_generation_changes_with_the_job_and_not_with_the_port(tmp_path: Path) -> None:
     spec = make_spec("golden", shards=2)
     plan = receiver_plan(spec, 2)
-    first = build_submit_request(spec, plan, REAL, "/a.jar", 4041, tmp_path)
-    other_port = build_submit_request(spec, plan, REAL, "/a.jar", 4999, tmp_path)
+    first = build_submit_request(spec, plan, REAL, "/a.jar", 4041, str(tmp_path), tmp_path)
+    other_port = build_submit_request(spec, plan, REAL, "/a.jar", 4999, str(tmp_path), tmp_path)
     changed = make_spec("golden", shards=2, batch_interval_seconds=1)
-    second = build_submit_request(changed, receiver_plan(changed, 2), REAL, "/a.jar", 4041, tmp_path)
+    second = build_submit_request(
+        changed, receiver_plan(changed, 2), REAL, "/a.jar", 4041, str(tmp_path), tmp_path
+    )
     assert first.generation == other_port.generation != second.generation
+
+
+def test_yarn_cluster_mode_ships_code_and_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The driver runs in YARN's ApplicationMaster: the job file and the region override go with
+    --files (read from the container's working directory), the code with --py-files, the
+    emulators' fixed credentials (never real ones) and the node Python through YARN's env."""
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    spec = make_spec(
+        "golden", shards=2, executor_cores=3, master="yarn", python="/opt/py/bin/python3",
+        checkpoint_dir="hdfs://nn:8020/kp/checkpoints", sink={"path": "hdfs://nn:8020/kp/out"},
+    )  # fmt: skip
+    plan = receiver_plan(spec, open_shards=2)
+    control_root = "hdfs://nn:8020/kp/checkpoints/golden/control"
+    request = build_submit_request(spec, plan, EMULATED, "/jars/asl.jar", 4041, control_root, tmp_path)
+    files_dir = str(tmp_path / request.generation)
+    argv = normalized(request.argv, files_dir)
+    assert argv[:9] == ["<spark-submit>", "--master", "yarn", "--name", "kinesis-pipelines-golden",
+                        "--jars", "/jars/asl.jar", "--deploy-mode", "cluster"]  # fmt: skip
+    assert argv[9:13] == [
+        "--files", "<control>/job.json,<control>/region-override.xml",
+        "--py-files", "<control>/kinesis-pipelines-code.zip",
+    ]  # fmt: skip
+    assert argv[-3:] == ["<app>/receiver_app.py", "--job-file", "job.json"]
+    confs = dict(argv[i + 1].split("=", 1) for i, arg in enumerate(argv) if arg == "--conf")
+    assert confs["spark.yarn.appMasterEnv.PYSPARK_PYTHON"] == "/opt/py/bin/python3"
+    assert confs["spark.executorEnv.PYSPARK_PYTHON"] == "/opt/py/bin/python3"
+    assert confs["spark.yarn.appMasterEnv.AWS_ACCESS_KEY_ID"] == "local"  # the emulators' fake
+    assert confs["spark.yarn.maxAppAttempts"] == "2"
+    assert confs["spark.yarn.am.attemptFailuresValidityInterval"] == "3600s"
+    assert confs["spark.yarn.submit.waitAppCompletion"] == "false"
+    assert confs["spark.dynamicAllocation.enabled"] == "false"
+    assert (confs["spark.executor.instances"], confs["spark.executor.cores"]) == ("2", "2")
+    assert "regions.RegionUtils.fileOverride=region-override.xml " in confs["spark.driver.extraJavaOptions"]
+    assert "spark.driver.host" not in confs and "SPARK_LOCAL_IP" not in request.env
+    job = json.loads(request.files[control.JOB_FILE])
+    assert job["checkpoint_dir"] == f"hdfs://nn:8020/kp/checkpoints/golden/{request.generation}"
+    assert job["ledger_dir"] == "hdfs://nn:8020/kp/checkpoints/golden/delivery-ledger"
+    assert job["control_dir"] == f"{control_root}/{request.generation}"
+    assert job["sink_path"] == "hdfs://nn:8020/kp/out"
+    assert request.code_archive == f"{files_dir}/kinesis-pipelines-code.zip"
+
+
+def test_yarn_on_real_aws_passes_no_credentials(tmp_path: Path) -> None:
+    """On real AWS the nodes' own role (EMR's instance profile) or the spec's role is used."""
+    spec = make_spec(
+        "golden", shards=1, master="yarn", checkpoint_dir="hdfs://nn/c", sink={"path": "s3a://b/o"}
+    )
+    plan = receiver_plan(spec, open_shards=1)
+    request = build_submit_request(spec, plan, REAL, "/a.jar", 4041, "hdfs://nn/c/golden/control", tmp_path)
+    assert not [arg for arg in request.argv if "AWS_ACCESS_KEY_ID" in arg or "SECRET" in arg]
+    assert "--conf" in request.argv and "spark.yarn.appMasterEnv.PYSPARK_PYTHON=python3" in request.argv
+
+
+def test_code_archive_holds_the_package_and_the_processor(tmp_path: Path) -> None:
+    import zipfile
+
+    from kinesis_pipelines.launch.submit import write_code_archive
+
+    archive = write_code_archive("kinesis_pipelines_tests.e2e.helpers:make_spec", tmp_path / "code.zip")
+    names = set(zipfile.ZipFile(archive).namelist())
+    assert "kinesis_pipelines/app/receiver_app.py" in names
+    assert "kinesis_pipelines_tests/e2e/helpers.py" in names
+    assert not [name for name in names if "__pycache__" in name or not name.endswith(".py")]
+
+
+def test_standalone_driver_binds_the_address_workers_reach(tmp_path: Path) -> None:
+    spec = make_spec(
+        "golden", shards=1, master="spark://10.0.0.5:7077", driver_host="10.0.0.9",
+        checkpoint_dir="file:///shared/c", sink={"path": "file:///shared/o"},
+    )  # fmt: skip
+    request = build_submit_request(
+        spec, receiver_plan(spec, 1), REAL, "/a.jar", 4041, str(tmp_path), tmp_path
+    )
+    assert (
+        "spark.driver.host=10.0.0.9" in request.argv and "spark.driver.bindAddress=10.0.0.9" in request.argv
+    )
+    assert "SPARK_LOCAL_IP" not in request.env

@@ -1,0 +1,52 @@
+"""Reading a cluster's Hadoop client configuration, and the errors when there is none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kinesis_pipelines.errors import SpecError
+from kinesis_pipelines.launch.hadoop import hadoop_conf_dir, load_hadoop_conf
+from kinesis_pipelines.spec import PipelineSpec
+from kinesis_pipelines_tests.e2e.helpers import make_spec
+
+SITE = "<configuration>{}</configuration>"
+
+
+def prop(name: str, value: str) -> str:
+    return f"<property><name>{name}</name><value>{value}</value></property>"
+
+
+def yarn_spec(**job: object) -> PipelineSpec:
+    return make_spec(
+        "y", shards=1, master="yarn", checkpoint_dir="hdfs://nn/c", sink={"path": "hdfs://nn/o"}, **job
+    )
+
+
+def test_addresses_come_from_the_site_files_with_variables_expanded(tmp_path: Path) -> None:
+    (tmp_path / "core-site.xml").write_text(SITE.format(prop("fs.defaultFS", "hdfs://nn.example:8020/")))
+    (tmp_path / "yarn-site.xml").write_text(
+        SITE.format(
+            prop("yarn.resourcemanager.hostname", "rm.example")
+            + prop("yarn.resourcemanager.webapp.address", "${yarn.resourcemanager.hostname}:8088")
+        )
+    )
+    conf = load_hadoop_conf(tmp_path)
+    assert conf.resource_manager_url == "http://rm.example:8088"
+    assert conf.default_fs == "hdfs://nn.example:8020"
+    assert conf.webhdfs_address() == ("nn.example", 9870)  # Hadoop 3's default NameNode HTTP port
+
+
+def test_yarn_without_hadoop_configuration_says_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HADOOP_CONF_DIR", raising=False)
+    with pytest.raises(SpecError, match=r"set job\.hadoop_conf_dir or HADOOP_CONF_DIR"):
+        hadoop_conf_dir(yarn_spec())
+
+
+def test_a_folder_without_yarn_site_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HADOOP_CONF_DIR", str(tmp_path))
+    with pytest.raises(SpecError, match=r"HADOOP_CONF_DIR is .* which has no yarn-site.xml"):
+        hadoop_conf_dir(yarn_spec())
+    with pytest.raises(SpecError, match=r"job\.hadoop_conf_dir is"):
+        hadoop_conf_dir(yarn_spec(hadoop_conf_dir=str(tmp_path / "nope")))
