@@ -80,6 +80,11 @@ class Launcher(Protocol):
         this host, the job's file system when it runs on a cluster."""
         ...
 
+    def check_ready(self) -> None:
+        """Fail with a clear error, before anything is created or submitted, when the backend
+        cannot take a job (no cluster configuration, an unreachable cluster)."""
+        ...
+
     def submit(self, request: SubmitRequest) -> DriverRecord:
         """Start the driver; returns at once (waiting for it to come up is the caller's)."""
         ...

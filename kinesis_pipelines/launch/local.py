@@ -31,6 +31,9 @@ class LocalProcessLauncher:
     def control_root(self, local_root: Path) -> str:
         return str(local_root)
 
+    def check_ready(self) -> None:
+        """Nothing to check: spark-submit is found when the request is built."""
+
     def submit(self, request: SubmitRequest) -> DriverRecord:
         control_dir = Path(request.control_dir)
         control_dir.mkdir(parents=True, exist_ok=True)

@@ -88,8 +88,8 @@ class YarnLauncher:
             raise LaunchError(f"YARN {method} {url} answered {response.status_code}: {response.text[:300]}")
         return response.json() if response.content else {}
 
-    def check_reachable(self) -> None:
-        """Fail before anything is submitted when the ResourceManager does not answer."""
+    def check_ready(self) -> None:
+        """The Hadoop configuration is there and the ResourceManager answers."""
         self._rm("GET", "info")
 
     def application(self, record: DriverRecord) -> dict[str, Any] | None:
@@ -103,7 +103,7 @@ class YarnLauncher:
 
     # --- Launcher -------------------------------------------------------------------------
     def submit(self, request: SubmitRequest) -> DriverRecord:
-        self.check_reachable()
+        self.check_ready()
         files_dir = Path(request.files_dir)
         files_dir.mkdir(parents=True, exist_ok=True)
         for name, content in request.files.items():

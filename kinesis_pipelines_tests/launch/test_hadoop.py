@@ -50,3 +50,26 @@ def test_a_folder_without_yarn_site_is_refused(tmp_path: Path, monkeypatch: pyte
         hadoop_conf_dir(yarn_spec())
     with pytest.raises(SpecError, match=r"job\.hadoop_conf_dir is"):
         hadoop_conf_dir(yarn_spec(hadoop_conf_dir=str(tmp_path / "nope")))
+
+
+def test_an_unreachable_resource_manager_fails_before_any_submit(tmp_path: Path) -> None:
+    from kinesis_pipelines.errors import LaunchError
+    from kinesis_pipelines.launch.submit import build_submit_request
+    from kinesis_pipelines.launch.yarn import SUBMIT_LOG, YarnLauncher
+    from kinesis_pipelines.operations.deploy import receiver_plan
+    from kinesis_pipelines.processes import free_port
+    from kinesis_pipelines_tests.launch.test_submit import REAL
+
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "yarn-site.xml").write_text(
+        SITE.format(prop("yarn.resourcemanager.webapp.address", f"127.0.0.1:{free_port()}"))
+    )
+    spec = yarn_spec(hadoop_conf_dir=str(conf))
+    launcher = YarnLauncher(spec)
+    with pytest.raises(LaunchError, match=r"ResourceManager at http://127\.0\.0\.1:\d+ is unreachable"):
+        launcher.check_ready()
+    request = build_submit_request(spec, receiver_plan(spec, 1), REAL, "/a.jar", 0, "hdfs://nn/c", tmp_path)
+    with pytest.raises(LaunchError, match=r"yarn\.resourcemanager\.webapp\.address"):
+        launcher.submit(request)
+    assert not (tmp_path / request.generation / SUBMIT_LOG).exists()  # spark-submit never ran
