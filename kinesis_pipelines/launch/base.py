@@ -36,6 +36,7 @@ class SubmitRequest(BaseModel):
     code_archive: str | None = None  # where to write the code zip that --py-files ships
     processor: str = ""
     ui_port: int
+    ui_host: str = "127.0.0.1"  # where this host reaches the driver's UI (its bind address)
     receivers: int
     cores: int
     checkpoint_dir: str

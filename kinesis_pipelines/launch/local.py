@@ -73,7 +73,7 @@ class LocalProcessLauncher:
             generation=request.generation,
             control_dir=str(control_dir),
             log_location=str(log),
-            ui_url=f"http://127.0.0.1:{request.ui_port}",
+            ui_url=f"http://{request.ui_host}:{request.ui_port}",
             submitted_at=time.time(),
             receivers=request.receivers,
             cores=request.cores,

@@ -257,6 +257,7 @@ def build_submit_request(
         code_archive=str(files_dir / CODE_ARCHIVE) if cluster else None,
         processor=spec.job.processor,
         ui_port=ui_port,
+        ui_host=conf.get("spark.driver.bindAddress", "127.0.0.1"),
         receivers=plan.receivers,
         cores=plan.cores,
         checkpoint_dir=config.checkpoint_dir,

@@ -9,11 +9,11 @@ from typing import Any
 import dagster as dg
 
 from kinesis_pipelines.app.sinks import read_output
+from kinesis_pipelines.home import job_path
 from kinesis_pipelines.operations import backends_for, monitoring
 from kinesis_pipelines.orchestration import build_definitions
 from kinesis_pipelines.producer import Accounting, account
 from kinesis_pipelines.spec import PipelineSpec
-from kinesis_pipelines.state import resolve_path
 
 
 def make_spec(name: str, shards: int, **job: Any) -> PipelineSpec:
@@ -68,7 +68,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
 
 
 def wait_all_out(spec: PipelineSpec, ids: list[str], timeout: float = 150.0) -> Accounting:
-    sink = resolve_path(spec.job.sink.path)
+    sink = job_path(spec.job.sink.path)  # a folder of this host (a plain path or file://)
     deadline = time.monotonic() + timeout
     while True:
         tally = account(ids, read_output(sink))

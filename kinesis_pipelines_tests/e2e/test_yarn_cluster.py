@@ -5,6 +5,7 @@ writes to HDFS, and YARN reports it SUCCEEDED. The output is read back through W
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -52,9 +53,12 @@ def test_python_app_runs_in_yarn_cluster_mode_and_writes_hdfs(
     said = submitted.stdout + submitted.stderr
     assert submitted.returncode == 0, said[-3000:]
     assert "final status: SUCCEEDED" in said, said[-3000:]
-    # Not yet read through the ResourceManager's REST API: in a one-JVM minicluster, the
-    # NodeManager's web app, started last, takes over Jersey's static Guice filter, and the RM's
-    # /ws/v1 answers 404 (issue 10: a NodeManager in a JVM of its own).
+    # and the ResourceManager's REST API, which the YARN backend reads, says the same
+    application = re.findall(r"application_\d+_\d+", said)[-1]
+    app = requests.get(f"http://{yarn_cluster.rm_web}/ws/v1/cluster/apps/{application}", timeout=10).json()[
+        "app"
+    ]
+    assert (app["state"], app["finalStatus"]) == ("FINISHED", "SUCCEEDED"), app
     namenode = _webhdfs(yarn_cluster)
     path = output.split(yarn_cluster.default_fs, 1)[1]
     listing = requests.get(f"{namenode}{path}", params={"op": "LISTSTATUS"}, timeout=10).json()

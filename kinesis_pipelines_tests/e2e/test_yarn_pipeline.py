@@ -5,9 +5,6 @@ rolls the job to a new application."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import sys
 import threading
 import time
@@ -29,7 +26,7 @@ from kinesis_pipelines.producer import Accounting, account, put_all, unique_ids
 from kinesis_pipelines.spec import PipelineSpec
 from kinesis_pipelines.tools import spark_submit
 from kinesis_pipelines_tests.e2e.helpers import make_spec, wait_for
-from kinesis_pipelines_tests.support.yarn import YarnCluster
+from kinesis_pipelines_tests.support.yarn import YarnCluster, kill_container
 
 pytestmark = pytest.mark.e2e
 
@@ -50,6 +47,9 @@ def yarn_spec(name: str, cluster: YarnCluster, shards: int, attempts: int = 3, *
             "spark.executor.memory": "768m",
             # Spark's jars are on every node of this one-host cluster: no upload per submit
             "spark.yarn.jars": f"local:{SPARK_JARS}/*",
+            # the driver and executors bind to loopback on this one-host cluster
+            "spark.yarn.appMasterEnv.SPARK_LOCAL_IP": "127.0.0.1",
+            "spark.executorEnv.SPARK_LOCAL_IP": "127.0.0.1",
         },
         **job,
     )
@@ -80,30 +80,11 @@ def wait_all_out(
 
 
 def kill_am_container(backends: operations.Backends, record: DriverRecord) -> int:
-    """SIGKILL every process of the ApplicationMaster's current container (its launch script,
-    the driver's JVM and its Python), as a node failure or an OOM kill would; returns the attempt
-    that was killed."""
+    """SIGKILL the ApplicationMaster's current container; returns the attempt that was killed."""
     attempts = yarn_of(backends).attempts(record)
     container = attempts[-1]["containerId"]
-    pids = [pid for pid in _pids() if _environ(pid).get("CONTAINER_ID") == container]
-    assert pids, f"no process of {container} found"
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    assert kill_container(container), f"no process of {container} found"
     return len(attempts)
-
-
-def _pids() -> list[int]:
-    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
-
-
-def _environ(pid: int) -> dict[str, str]:
-    try:
-        raw = Path(f"/proc/{pid}/environ").read_bytes()
-    except OSError:
-        return {}
-    pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
-    return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in pairs}
 
 
 def attempt_started(launcher: YarnLauncher, record: DriverRecord, attempt: int) -> DriverInfo | None:

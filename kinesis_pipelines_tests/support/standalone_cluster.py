@@ -1,4 +1,4 @@
-"""A Spark standalone cluster on this machine for the tests (master and workers on 127.0.0.1),
+"""A Spark standalone cluster on this machine for the tests (master and workers on `host`),
 started from the pip pyspark's `spark-class`, which lacks sbin/start-master.sh. A real cluster is only a
 `spark://host:port` master in the spec."""
 
@@ -14,9 +14,15 @@ from kinesis_pipelines.tools import spark_class
 
 class StandaloneCluster:
     def __init__(
-        self, home: Path, workers: int = 1, cores_per_worker: int = 3, memory_per_worker: str = "1g"
+        self,
+        home: Path,
+        workers: int = 1,
+        cores_per_worker: int = 3,
+        memory_per_worker: str = "1g",
+        host: str = "127.0.0.1",
     ) -> None:
         self.home = home
+        self.host = host
         self.workers = workers
         self.cores_per_worker = cores_per_worker
         self.memory_per_worker = memory_per_worker
@@ -32,14 +38,14 @@ class StandaloneCluster:
 
     def start(self, timeout: float = 60.0) -> StandaloneCluster:
         port, ui_port = free_port(), free_port()
-        env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_MASTER_HOST": "127.0.0.1"}
+        env = {**os.environ, "SPARK_LOCAL_IP": self.host, "SPARK_MASTER_HOST": self.host}
         logs = self.home / "standalone"
         master = start_group(
             [
                 spark_class(),
                 "org.apache.spark.deploy.master.Master",
                 "--host",
-                "127.0.0.1",
+                self.host,
                 "--port",
                 str(port),
                 "--webui-port",
@@ -49,11 +55,11 @@ class StandaloneCluster:
             env=env,
         )
         self.pids.append(master.pid)
-        if not wait_for_port(port, timeout, master):
+        if not wait_for_port(port, timeout, master, host=self.host):
             self.stop()
-            raise LaunchError(f"the Spark master did not listen on 127.0.0.1:{port}")
-        self.master_url = f"spark://127.0.0.1:{port}"
-        self.master_ui = f"http://127.0.0.1:{ui_port}"
+            raise LaunchError(f"the Spark master did not listen on {self.host}:{port}")
+        self.master_url = f"spark://{self.host}:{port}"
+        self.master_ui = f"http://{self.host}:{ui_port}"
         for index in range(self.workers):
             worker_dir = logs / f"worker-{index}"
             worker_dir.mkdir(parents=True, exist_ok=True)
@@ -64,7 +70,7 @@ class StandaloneCluster:
                     "org.apache.spark.deploy.worker.Worker",
                     self.master_url,
                     "--host",
-                    "127.0.0.1",
+                    self.host,
                     "--port",
                     str(worker_port),
                     "--webui-port",
@@ -80,7 +86,7 @@ class StandaloneCluster:
                 env=env,
             )
             self.pids.append(worker.pid)
-            if not wait_for_port(worker_port, timeout, worker):
+            if not wait_for_port(worker_port, timeout, worker, host=self.host):
                 self.stop()
                 raise LaunchError(f"Spark worker {index} did not start; see {logs}")
         return self

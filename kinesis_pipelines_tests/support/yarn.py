@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -96,3 +98,47 @@ class YarnCluster:
             process.wait(timeout=30)
         stop_group(process.pid, grace_seconds=5)
         self.process = None
+
+
+def container_pids(container_id: str) -> list[int]:
+    """The processes of one YARN container on this host (its launch script, JVM, Python), found
+    by the CONTAINER_ID the NodeManager puts in their environment."""
+    return [pid for pid in _pids() if _environ(pid).get("CONTAINER_ID") == container_id]
+
+
+def application_pids(application_id: str) -> list[int]:
+    """Every container process of one application on this host."""
+    suffix = application_id.removeprefix("application_")
+    return [pid for pid in _pids() if suffix in _environ(pid).get("CONTAINER_ID", "")]
+
+
+def kill_container(container_id: str) -> int:
+    """SIGKILL every process of a container, as a node failure or an OOM kill would."""
+    pids = container_pids(container_id)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return len(pids)
+
+
+def rss_mib(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
+def _pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _environ(pid: int) -> dict[str, str]:
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return {}
+    pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
+    return {key.decode(errors="replace"): value.decode(errors="replace") for key, value in pairs}
