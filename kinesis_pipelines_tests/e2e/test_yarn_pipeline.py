@@ -22,10 +22,11 @@ from kinesis_pipelines.launch import DriverRecord, DriverState, YarnLauncher
 from kinesis_pipelines.launch.submit import ledger_dir
 from kinesis_pipelines.operations import backends_for
 from kinesis_pipelines.operations.deploy import roll_for_rebalance
+from kinesis_pipelines.planning.health import Health
 from kinesis_pipelines.producer import Accounting, account, put_all, unique_ids
 from kinesis_pipelines.spec import PipelineSpec
 from kinesis_pipelines.tools import spark_submit
-from kinesis_pipelines_tests.e2e.helpers import make_spec, wait_for
+from kinesis_pipelines_tests.e2e.helpers import job_metadata, make_spec, materialize, wait_for
 from kinesis_pipelines_tests.support.yarn import YarnCluster, kill_container
 
 pytestmark = pytest.mark.e2e
@@ -87,6 +88,13 @@ def kill_am_container(backends: operations.Backends, record: DriverRecord) -> in
     return len(attempts)
 
 
+def healthy_look(spec: PipelineSpec, backends: operations.Backends) -> operations.Look | None:
+    """The supervisor's look once it sees every receiver active and batches completing."""
+    look = operations.supervise(spec, backends)
+    active = look.metadata.get("active_receivers") == 2 and look.metadata.get("completed_batches")
+    return look if look.verdict.health is Health.HEALTHY and active else None
+
+
 def attempt_started(launcher: YarnLauncher, record: DriverRecord, attempt: int) -> DriverInfo | None:
     """The driver info of YARN's `attempt`, once that attempt's driver runs its streaming context."""
     if launcher.status(record).attempt != attempt:
@@ -124,6 +132,11 @@ def test_yarn_cluster_mode_survives_am_kills_and_resubmits_when_attempts_are_spe
     assert app is not None and app["state"] == "RUNNING"
     info = launcher.driver_info(record)
     assert info is not None and info.application_id == record.driver_id
+    # the health sensor's view: Spark's monitoring API through the ResourceManager's proxy
+    look = wait_for(partial(healthy_look, spec, backends), 120, "both receivers seen through the RM's proxy")
+    assert look.metadata["active_receivers"] == record.receivers == 2
+    assert int(str(look.metadata["completed_batches"])) > 0
+    assert look.metadata["spark_ui"] == f"http://{yarn_cluster.rm_web}/proxy/{record.driver_id}"
 
     ids = unique_ids("yarn", 10_000)
     producer = SteadyProducer(backends, spec.stream.name, ids, rate=100)
@@ -177,11 +190,14 @@ def test_yarn_cluster_mode_survives_am_kills_and_resubmits_when_attempts_are_spe
 def test_rebalance_rolls_the_job_to_a_new_yarn_application(
     local_aws, assembly_jar, yarn_cluster: YarnCluster, cleanup_drivers
 ) -> None:
+    """Deployed through the Dagster assets, as from the UI."""
     spec = yarn_spec("yarn_roll", yarn_cluster, shards=1, executor_cores=4)
     cleanup_drivers.append(spec)
     backends = backends_for(spec)
-    first = operations.deploy(spec, backends).job.record
-    assert first is not None and first.receivers == 1
+    meta = job_metadata(materialize(spec), spec)
+    assert (meta["master"], meta["receivers"]) == ("yarn", 1)
+    first = backends.store.driver()
+    assert first is not None and first.driver_id.startswith("application_")
     ids = unique_ids("roll", 500)
     put_all(backends.stream.client, spec.stream.name, ids[:250])
     backends.stream.client.update_shard_count(
