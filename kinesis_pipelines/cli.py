@@ -235,6 +235,27 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_iam(args: argparse.Namespace) -> int:
+    from kinesis_pipelines.operations.iam import pipeline_policies, readme_snippet
+
+    results = [pipeline_policies(load_spec(path), args.account) for path in args.spec]
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for result in results:
+            for role, policy in result.policies.items():
+                target = args.out / f"{result.pipeline}.{role}.json"
+                target.write_text(json.dumps(policy, indent=2) + "\n")
+                print(f"wrote {target}", file=sys.stderr)
+    if args.json:
+        print(json.dumps([result.model_dump() for result in results]))
+    else:
+        print("\n".join(readme_snippet(result) for result in results))
+    findings = [f"{result.pipeline}: {finding}" for result in results for finding in result.findings]
+    for finding in findings:
+        print(f"lint: {finding}", file=sys.stderr)
+    return 1 if findings else 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from kinesis_pipelines.components.schema import render_schema, write_schema
 
@@ -305,6 +326,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="show the plan; change nothing")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_rebalance)
+
+    p = sub.add_parser(
+        "iam",
+        help="least-privilege IAM policies per pipeline and role (orchestrator, driver, producer)",
+        description="Example: kinesis-pipelines iam pipelines/orders.yaml --account 123456789012 --out iam/",
+    )
+    p.add_argument("spec", type=Path, nargs="+", help="pipeline spec files")
+    p.add_argument("--account", help="the 12-digit AWS account (default: credentials.role_arn's, else STS)")
+    p.add_argument("--out", type=Path, help="also write <pipeline>.<role>.json into this folder")
+    p.add_argument("--json", action="store_true", help="JSON instead of a Markdown snippet")
+    p.set_defaults(func=cmd_iam)
 
     p = sub.add_parser("schema", help="the JSON schema of defs.yaml, from the pipeline spec")
     p.add_argument("--write", action="store_true", help="update the shipped schema file")

@@ -95,3 +95,17 @@ def test_missing_java_and_maven_are_named(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "mvn is needed to build the kinesis-asl assembly jar" in result.stderr
     assert "install Maven" in result.stderr
+
+
+def test_iam_writes_linted_policies_per_pipeline_and_role(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    specs = sorted(map(str, EXAMPLES.glob("*/defs.yaml")))
+    assert main(["iam", *specs, "--account", "123456789012", "--out", str(tmp_path)]) == 0
+    said = capsys.readouterr()
+    assert "### IAM for pipeline `records`" in said.out and "lint:" not in said.err
+    written = sorted(path.name for path in tmp_path.iterdir())
+    assert "records.driver.json" in written and "wordcount.orchestrator.json" in written
+    driver = json.loads((tmp_path / "records.driver.json").read_text())
+    resources = {statement["Resource"] for statement in driver["Statement"]}
+    assert "arn:aws:kinesis:us-east-1:123456789012:stream/kp-records" in resources

@@ -1,0 +1,86 @@
+"""`kinesis-pipelines iam`: least-privilege policies per pipeline and role, for the account and
+partition they will run in, linted before they are shown."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from typing import Any
+
+import boto3
+from pydantic import BaseModel, ConfigDict
+
+from kinesis_pipelines.errors import SpecError
+from kinesis_pipelines.planning.iam import ROLES, assume_role_policy, policy_for
+from kinesis_pipelines.spec import PipelineSpec
+
+
+class PipelinePolicies(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    pipeline: str
+    partition: str
+    account: str
+    policies: dict[str, dict[str, Any]]  # role -> policy document
+    findings: list[str]  # the linter's, empty when clean
+
+
+def partition_of(region: str) -> str:
+    """The ARN partition of a region, from botocore's endpoint data (aws, aws-cn, aws-us-gov...)."""
+    return boto3.session.Session().get_partition_for_region(region)
+
+
+def account_of(spec: PipelineSpec, account: str | None) -> str:
+    """The account the pipeline runs in: given, from the role to assume, or asked of STS."""
+    if account:
+        return account
+    if spec.credentials.role_arn:
+        return spec.credentials.role_arn.split(":")[4]
+    try:
+        return str(boto3.client("sts", region_name=spec.stream.region).get_caller_identity()["Account"])
+    except Exception as exc:
+        raise SpecError(
+            f"{spec.name}: cannot tell the AWS account of the policies' ARNs ({type(exc).__name__}); "
+            "pass --account 123456789012"
+        ) from exc
+
+
+def lint(policy: dict[str, Any]) -> list[str]:
+    """parliament's findings for one policy document (empty when clean)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # parliament imports pkg_resources
+        from parliament import analyze_policy_string  # type: ignore[import-untyped]
+
+    analyzed = analyze_policy_string(json.dumps(policy))
+    return [f"{finding.issue}: {finding.detail}" for finding in analyzed.findings]
+
+
+def pipeline_policies(spec: PipelineSpec, account: str | None = None) -> PipelinePolicies:
+    partition = partition_of(spec.stream.region)
+    resolved = account_of(spec, account)
+    policies: dict[str, dict[str, Any]] = {
+        role: policy_for(spec, role, partition, resolved) for role in ROLES
+    }
+    if spec.credentials.role_arn:
+        policies["assumer"] = assume_role_policy(spec.credentials.role_arn)
+    findings = [f"{role}: {finding}" for role, policy in policies.items() for finding in lint(policy)]
+    return PipelinePolicies(
+        pipeline=spec.name, partition=partition, account=resolved, policies=policies, findings=findings
+    )
+
+
+def readme_snippet(result: PipelinePolicies) -> str:
+    """The policies as a Markdown section to paste into a runbook."""
+    what: dict[str, str] = {
+        "orchestrator": "the Dagster host and the CLI (the role of the webserver, daemon and code server)",
+        "driver": "the Spark driver and executors (on EMR, the instance profile of the cluster's nodes, or "
+        "the role in `credentials.role_arn`)",
+        "producer": "whatever writes records to the stream",
+        "assumer": "the identity that assumes `credentials.role_arn` (the nodes' own role)",
+    }
+    parts = [
+        f"### IAM for pipeline `{result.pipeline}` (account {result.account}, partition {result.partition})"
+    ]
+    for role, policy in result.policies.items():
+        parts.append(f"**{role}**: {what[role]}\n\n```json\n{json.dumps(policy, indent=2)}\n```")
+    return "\n\n".join(parts) + "\n"

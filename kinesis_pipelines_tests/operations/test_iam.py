@@ -1,0 +1,55 @@
+"""`kinesis-pipelines iam`: partition and account resolved, policies linted (and the linter can
+fail), the identity that assumes the pipeline's role given its own policy."""
+
+from __future__ import annotations
+
+import pytest
+
+from kinesis_pipelines.operations.iam import lint, partition_of, pipeline_policies
+from kinesis_pipelines.planning.iam import policy_for
+from kinesis_pipelines_tests.e2e.helpers import make_spec
+
+ACCOUNT = "123456789012"
+
+
+def test_partition_comes_from_botocore_data() -> None:
+    assert partition_of("cn-north-1") == "aws-cn"
+    assert partition_of("us-gov-west-1") == "aws-us-gov"
+    spec = make_spec("orders", shards=1).model_copy(deep=True)
+    china = spec.model_copy(update={"stream": spec.stream.model_copy(update={"region": "cn-north-1"})})
+    result = pipeline_policies(china, ACCOUNT)
+    assert result.partition == "aws-cn"
+    assert "arn:aws-cn:kinesis:cn-north-1:123456789012:stream/s-orders" in str(result.policies["driver"])
+
+
+@pytest.mark.parametrize("role", ["orchestrator", "driver", "producer"])
+def test_generated_policies_lint_clean(role: str) -> None:
+    assert lint(policy_for(make_spec("orders", shards=1), role, "aws", ACCOUNT)) == []  # type: ignore[arg-type]
+
+
+def test_the_linter_can_fail() -> None:
+    wrong = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "kinesis:UpdateShardCount",
+                "Resource": "arn:aws:dynamodb:us-east-1:123456789012:table/x",
+            }
+        ],
+    }
+    assert lint(wrong)
+
+
+def test_assumed_role_account_and_assumer_policy() -> None:
+    spec = make_spec("orders", shards=1)
+    role = "arn:aws:iam::210987654321:role/pipelines"
+    spec = spec.model_copy(
+        update={
+            "credentials": spec.credentials.model_copy(update={"source": "assume_role", "role_arn": role})
+        }
+    )
+    result = pipeline_policies(spec)
+    assert result.account == "210987654321"
+    assert result.policies["assumer"]["Statement"][0]["Resource"] == role
+    assert result.findings == []
