@@ -167,7 +167,7 @@ def run(config: DriverConfig) -> int:
     keeper = None
     fence_table = config.fence_table
     if fence_table:
-        client = make_client("dynamodb", config.connection)
+        client = make_client("dynamodb", config.connection, component="driver")
         fence.ensure_fence_table(client, fence_table)
         try:
             take_fence(client, config, fence_table, owner, earlier)

@@ -110,20 +110,33 @@ def connect(
     )
 
 
-def make_client(service: Service, connection: AwsConnection) -> Any:
+Component = Literal["orchestrator", "driver"]
+
+
+def make_client(service: Service, connection: AwsConnection, component: Component = "orchestrator") -> Any:
     """A boto3 client for `service` with the connection's region, endpoint, trust, credentials,
     and adaptive retries that back off (throttling included). Cached per connection, so one
-    pipeline's operations share one client per service (and one assumed-role session)."""
-    return _cached_client(service, connection.model_dump_json())
+    pipeline's operations share one client per service (and one assumed-role session).
+
+    Its user agent names the component (`kinesis-pipelines/<version> (orchestrator)`), so CloudTrail
+    and the IAM proof test tell the orchestrator's calls from the driver's."""
+    return _cached_client(service, connection.model_dump_json(), component)
+
+
+def user_agent(component: Component) -> str:
+    from kinesis_pipelines import __version__
+
+    return f"kinesis-pipelines/{__version__} ({component})"
 
 
 @functools.lru_cache(maxsize=256)
-def _cached_client(service: Service, connection_json: str) -> Any:
+def _cached_client(service: Service, connection_json: str, component: Component = "orchestrator") -> Any:
     connection = AwsConnection.model_validate_json(connection_json)
     config = Config(
         retries={"mode": "adaptive", "max_attempts": connection.max_attempts},
         connect_timeout=5,
         read_timeout=30,
+        user_agent_extra=user_agent(component),
     )
     session = _session(connection)
     kwargs: dict[str, Any] = {"config": config}

@@ -1,9 +1,11 @@
-"""A fault-injecting HTTP proxy for the emulators, for failure tests: it forwards every request
-to its target, except that every Nth call of the chosen AWS operations gets the throttling error
-AWS would send. Binds 127.0.0.1 only; optional TLS with the embedded AWS's certificate.
+"""A fault-injecting and recording HTTP proxy for the emulators, for tests: it forwards every
+request to its target, except that every Nth call of the chosen AWS operations gets the throttling
+error AWS would send; with --record it appends each call (operation, resource, namespace, user
+agent) to a JSON-lines file. Binds 127.0.0.1 only; optional TLS with the embedded AWS's certificate.
 
     python -m kinesis_pipelines.emulators.fault_proxy --port P --target-port T \\
-        --throttle Kinesis_20131202.GetRecords --every 3 [--tls-cert C --tls-key K]
+        [--throttle Kinesis_20131202.GetRecords --every 3] [--record calls.jsonl] \\
+        [--tls-cert C --tls-key K]
 """
 
 from __future__ import annotations
@@ -14,12 +16,46 @@ import json
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
 
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
 
 
+def describe_call(path: str, headers: Any, body: bytes, service: str = "") -> dict[str, str]:
+    """Which AWS operation a request is, and on what: from the JSON protocol's X-Amz-Target, the
+    query protocol's Action, or the RPC v2 path, and the stream, table or namespace it names."""
+    target = headers.get("X-Amz-Target", "")
+    operation = target.rsplit(".", 1)[-1] if target else ""
+    fields: dict[str, Any] = {}
+    content_type = headers.get("Content-Type", "")
+    if "json" in content_type:
+        try:
+            fields = json.loads(body or b"{}")
+        except ValueError:
+            fields = {}
+    elif "x-www-form-urlencoded" in content_type:
+        fields = {key: values[0] for key, values in parse_qs(body.decode(errors="replace")).items()}
+        operation = operation or str(fields.get("Action", ""))
+    if not operation and "/operation/" in path:
+        operation = path.rsplit("/operation/", 1)[1].split("?", 1)[0]
+    resource = fields.get("StreamName") or fields.get("TableName") or fields.get("StreamARN") or ""
+    return {
+        "service": service,
+        "operation": operation,
+        "resource": str(resource),
+        "namespace": str(fields.get("Namespace", "")),
+        "user_agent": headers.get("User-Agent", ""),
+    }
+
+
 def make_handler(
-    target_port: int, throttled: set[str], every: int, error: str
+    target_port: int,
+    throttled: set[str],
+    every: int,
+    error: str,
+    record: str | None = None,
+    service: str = "",
 ) -> type[BaseHTTPRequestHandler]:
     counter = {"calls": 0, "throttled": 0}
     lock = threading.Lock()
@@ -33,6 +69,10 @@ def make_handler(
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             target = self.headers.get("X-Amz-Target", "")
+            if record:
+                line = json.dumps(describe_call(self.path, self.headers, body, service))
+                with lock, open(record, "a") as calls:
+                    calls.write(line + "\n")
             if target in throttled:
                 with lock:
                     counter["calls"] += 1
@@ -82,10 +122,14 @@ def main() -> None:
     parser.add_argument("--throttle", action="append", default=[], help="X-Amz-Target to throttle")
     parser.add_argument("--every", type=int, default=3)
     parser.add_argument("--error", default="ProvisionedThroughputExceededException")
+    parser.add_argument("--record", help="append every call to this JSON-lines file")
+    parser.add_argument("--service", default="", help="the service name written with each recorded call")
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
     args = parser.parse_args()
-    handler = make_handler(args.target_port, set(args.throttle), args.every, args.error)
+    handler = make_handler(
+        args.target_port, set(args.throttle), args.every, args.error, args.record, args.service
+    )
     server = ThreadingHTTPServer(("127.0.0.1", args.port), handler)
     if args.tls_cert:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

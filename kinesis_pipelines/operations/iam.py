@@ -11,7 +11,7 @@ import boto3
 from pydantic import BaseModel, ConfigDict
 
 from kinesis_pipelines.errors import SpecError
-from kinesis_pipelines.planning.iam import ROLES, assume_role_policy, policy_for
+from kinesis_pipelines.planning.iam import ROLES, PipelineResources, assume_role_policy, policy_for
 from kinesis_pipelines.spec import PipelineSpec
 
 
@@ -23,6 +23,16 @@ class PipelinePolicies(BaseModel):
     account: str
     policies: dict[str, dict[str, Any]]  # role -> policy document
     findings: list[str]  # the linter's, empty when clean
+
+
+def resources_of(spec: PipelineSpec) -> PipelineResources:
+    return PipelineResources(
+        pipeline=spec.name,
+        region=spec.stream.region,
+        stream=spec.stream.name,
+        application=spec.app_table.application_name,
+        fence_table=spec.supervision.fence_table,
+    )
 
 
 def partition_of(region: str) -> str:
@@ -59,7 +69,7 @@ def pipeline_policies(spec: PipelineSpec, account: str | None = None) -> Pipelin
     partition = partition_of(spec.stream.region)
     resolved = account_of(spec, account)
     policies: dict[str, dict[str, Any]] = {
-        role: policy_for(spec, role, partition, resolved) for role in ROLES
+        role: policy_for(resources_of(spec), role, partition, resolved) for role in ROLES
     }
     if spec.credentials.role_arn:
         policies["assumer"] = assume_role_policy(spec.credentials.role_arn)

@@ -20,8 +20,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from kinesis_pipelines.spec import PipelineSpec
-
 Role = Literal["orchestrator", "driver", "producer"]
 ROLES: tuple[Role, ...] = ("orchestrator", "driver", "producer")
 
@@ -53,8 +51,7 @@ ORCHESTRATOR_ACTIONS = {
 }
 DRIVER_ACTIONS = {
     "stream": [
-        "kinesis:DescribeStream",
-        "kinesis:DescribeStreamSummary",
+        "kinesis:DescribeStream",  # KCL 1's fallback when listing shards; ListShards otherwise
         "kinesis:ListShards",
         "kinesis:GetShardIterator",
         "kinesis:GetRecords",
@@ -66,7 +63,7 @@ DRIVER_ACTIONS = {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
+        "dynamodb:DeleteItem",  # KCL drops the leases of shards read to their end
     ],
     "fence_table": [
         "dynamodb:CreateTable",
@@ -84,6 +81,18 @@ WILDCARD_ONLY = frozenset(
 )
 
 
+class PipelineResources(BaseModel):
+    """What a pipeline's policies name (from its spec)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pipeline: str
+    region: str
+    stream: str
+    application: str  # KCL's application: the lease table and the metrics namespace
+    fence_table: str
+
+
 class PipelineArns(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -95,27 +104,27 @@ class PipelineArns(BaseModel):
     fence_table: str
 
 
-def pipeline_arns(spec: PipelineSpec, partition: str, account: str) -> PipelineArns:
-    region = spec.stream.region
+def pipeline_arns(pipeline: PipelineResources, partition: str, account: str) -> PipelineArns:
+    region = pipeline.region
     prefix = f"arn:{partition}"
     return PipelineArns(
         partition=partition,
         region=region,
         account=account,
-        stream=f"{prefix}:kinesis:{region}:{account}:stream/{spec.stream.name}",
-        lease_table=f"{prefix}:dynamodb:{region}:{account}:table/{spec.app_table.application_name}",
-        fence_table=f"{prefix}:dynamodb:{region}:{account}:table/{spec.supervision.fence_table}",
+        stream=f"{prefix}:kinesis:{region}:{account}:stream/{pipeline.stream}",
+        lease_table=f"{prefix}:dynamodb:{region}:{account}:table/{pipeline.application}",
+        fence_table=f"{prefix}:dynamodb:{region}:{account}:table/{pipeline.fence_table}",
     )
 
 
-def policy_for(spec: PipelineSpec, role: Role, partition: str, account: str) -> dict[str, Any]:
+def policy_for(pipeline: PipelineResources, role: Role, partition: str, account: str) -> dict[str, Any]:
     """The IAM policy document for one role of one pipeline."""
-    arns = pipeline_arns(spec, partition, account)
+    arns = pipeline_arns(pipeline, partition, account)
     actions = {"orchestrator": ORCHESTRATOR_ACTIONS, "driver": DRIVER_ACTIONS, "producer": PRODUCER_ACTIONS}[
         role
     ]
     statements: list[dict[str, Any]] = []
-    sid = _sid(spec.name)
+    sid = _sid(pipeline.pipeline)
     resources = {"stream": arns.stream, "lease_table": arns.lease_table, "fence_table": arns.fence_table}
     for kind, resource in resources.items():
         scoped = sorted(set(actions.get(kind, [])) - WILDCARD_ONLY)
@@ -133,9 +142,7 @@ def policy_for(spec: PipelineSpec, role: Role, partition: str, account: str) -> 
         }
         if action == "cloudwatch:PutMetricData":
             # KCL 1 publishes in the namespace named after the application, and only there
-            statement["Condition"] = {
-                "StringEquals": {"cloudwatch:namespace": spec.app_table.application_name}
-            }
+            statement["Condition"] = {"StringEquals": {"cloudwatch:namespace": pipeline.application}}
         statements.append(statement)
     return {"Version": "2012-10-17", "Statement": statements}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from kinesis_pipelines.operations.iam import lint, partition_of, pipeline_policies
+from kinesis_pipelines.operations.iam import lint, partition_of, pipeline_policies, resources_of
 from kinesis_pipelines.planning.iam import policy_for
 from kinesis_pipelines_tests.e2e.helpers import make_spec
 
@@ -24,7 +24,7 @@ def test_partition_comes_from_botocore_data() -> None:
 
 @pytest.mark.parametrize("role", ["orchestrator", "driver", "producer"])
 def test_generated_policies_lint_clean(role: str) -> None:
-    assert lint(policy_for(make_spec("orders", shards=1), role, "aws", ACCOUNT)) == []  # type: ignore[arg-type]
+    assert lint(policy_for(resources_of(make_spec("orders", shards=1)), role, "aws", ACCOUNT)) == []  # type: ignore[arg-type]
 
 
 def test_the_linter_can_fail() -> None:

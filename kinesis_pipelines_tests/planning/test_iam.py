@@ -9,6 +9,7 @@ from typing import Any
 
 from moto.iam.access_control import IAMPolicy, PermissionResult
 
+from kinesis_pipelines.operations.iam import resources_of
 from kinesis_pipelines.planning.iam import (
     DRIVER_ACTIONS,
     ORCHESTRATOR_ACTIONS,
@@ -50,11 +51,11 @@ def test_wildcard_only_actions_are_exactly_those_iam_scopes_to_nothing() -> None
 
 def test_each_role_gets_its_own_actions_on_exact_arns() -> None:
     spec = make_spec("orders", shards=2)
-    arns = pipeline_arns(spec, "aws", ACCOUNT)
+    arns = pipeline_arns(resources_of(spec), "aws", ACCOUNT)
     assert arns.stream == f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/s-orders"
-    orchestrator = policy_for(spec, "orchestrator", "aws", ACCOUNT)
-    driver = policy_for(spec, "driver", "aws", ACCOUNT)
-    producer = policy_for(spec, "producer", "aws", ACCOUNT)
+    orchestrator = policy_for(resources_of(spec), "orchestrator", "aws", ACCOUNT)
+    driver = policy_for(resources_of(spec), "driver", "aws", ACCOUNT)
+    producer = policy_for(resources_of(spec), "producer", "aws", ACCOUNT)
     assert allowed(orchestrator, "kinesis:CreateStream", arns.stream)
     assert allowed(orchestrator, "kinesis:UpdateShardCount", arns.stream)
     assert not allowed(orchestrator, "kinesis:PutRecords", arns.stream)  # only the producer writes
@@ -68,12 +69,15 @@ def test_each_role_gets_its_own_actions_on_exact_arns() -> None:
 
 def test_another_pipelines_resources_are_denied() -> None:
     spec, other = make_spec("orders", shards=2), make_spec("payments", shards=2)
-    mine, theirs = pipeline_arns(spec, "aws", ACCOUNT), pipeline_arns(other, "aws", ACCOUNT)
+    mine, theirs = (
+        pipeline_arns(resources_of(spec), "aws", ACCOUNT),
+        pipeline_arns(resources_of(other), "aws", ACCOUNT),
+    )
     for role in ("orchestrator", "driver"):
-        policy = policy_for(spec, role, "aws", ACCOUNT)
+        policy = policy_for(resources_of(spec), role, "aws", ACCOUNT)
         assert allowed(policy, "kinesis:GetShardIterator", mine.stream)
         assert not allowed(policy, "kinesis:GetShardIterator", theirs.stream)
         assert not allowed(policy, "dynamodb:Scan", theirs.lease_table)
         assert not allowed(policy, "dynamodb:DescribeTable", mine.stream)  # the wrong kind of ARN
-    other_account = policy_for(spec, "driver", "aws", "210987654321")
+    other_account = policy_for(resources_of(spec), "driver", "aws", "210987654321")
     assert not allowed(other_account, "kinesis:GetRecords", mine.stream)
