@@ -48,13 +48,28 @@ class AwsConnection(BaseModel):
 
     def kinesis_url(self) -> str:
         """The Kinesis endpoint the receivers are given (the connector needs a URL)."""
-        return self.endpoint("kinesis") or f"https://kinesis.{self.region}.amazonaws.com"
+        return self.endpoint("kinesis") or aws_endpoint("kinesis", self.region)
+
+    @property
+    def kinesis_emulated(self) -> bool:
+        """Kinesis is an emulator (an overridden endpoint): KCL must speak JSON, not CBOR."""
+        return self.endpoint("kinesis") is not None
 
     def credential_env(self) -> dict[str, str]:
         """Env vars a child process needs for the default chain: only the emulators' fakes."""
         if self.embedded and not os.environ.get("AWS_ACCESS_KEY_ID"):
             return dict(EMULATOR_CREDENTIALS)
         return {}
+
+
+@functools.lru_cache(maxsize=64)
+def aws_endpoint(service: str, region: str) -> str:
+    """AWS's own endpoint of a service in a region, from botocore's endpoint rules: partition-aware
+    (amazonaws.com.cn in China, the GovCloud hosts in GovCloud). No call is made."""
+    client = boto3.session.Session().client(
+        service, region_name=region, aws_access_key_id="unused", aws_secret_access_key="unused"
+    )
+    return str(client.meta.endpoint_url)
 
 
 def spec_endpoints(spec: PipelineSpec) -> dict[Service, str | None]:

@@ -17,7 +17,7 @@ from kinesis_pipelines.app import control, receiver_app
 from kinesis_pipelines.app.config import DriverConfig
 from kinesis_pipelines.app.delivery import LEDGER_DIR_NAME
 from kinesis_pipelines.app.storage import join
-from kinesis_pipelines.aws.connection import EMULATOR_CREDENTIALS, AwsConnection
+from kinesis_pipelines.aws.connection import EMULATOR_CREDENTIALS, AwsConnection, aws_endpoint
 from kinesis_pipelines.emulators.tls import TRUSTSTORE_PASSWORD
 from kinesis_pipelines.errors import SpecError
 from kinesis_pipelines.home import job_path
@@ -60,14 +60,14 @@ def region_override_xml(connection: AwsConnection) -> str | None:
         return None
     region = connection.region
 
-    def host(url: str | None, default: str) -> str:
-        return url.split("://", 1)[1] if url else default
+    def host(url: str | None, service: str) -> str:
+        return (url or aws_endpoint(service, region)).split("://", 1)[1].rstrip("/")
 
     services = {
-        "dynamodb": host(connection.endpoint("dynamodb"), f"dynamodb.{region}.amazonaws.com"),
-        "monitoring": host(connection.endpoint("cloudwatch"), f"monitoring.{region}.amazonaws.com"),
-        "kinesis": host(connection.endpoint("kinesis"), f"kinesis.{region}.amazonaws.com"),
-        "sts": f"sts.{region}.amazonaws.com",
+        "dynamodb": host(connection.endpoint("dynamodb"), "dynamodb"),
+        "monitoring": host(connection.endpoint("cloudwatch"), "cloudwatch"),
+        "kinesis": host(connection.endpoint("kinesis"), "kinesis"),
+        "sts": host(None, "sts"),
     }
     endpoints = "".join(
         f"<Endpoint><ServiceName>{name}</ServiceName><Http>false</Http><Https>true</Https>"
@@ -199,15 +199,18 @@ def build_submit_request(
             "-Djavax.net.ssl.trustStoreType=PKCS12",
         ]
     # What the driver and the executors find in their environment on every node
-    node_env = {"AWS_CBOR_DISABLE": "true", "AWS_REGION": connection.region, "PYTHONUNBUFFERED": "1"}
+    node_env = {"AWS_REGION": connection.region, "PYTHONUNBUFFERED": "1"}
+    if connection.kinesis_emulated:
+        node_env["AWS_CBOR_DISABLE"] = "true"  # SDK v1 speaks CBOR to Kinesis; emulators want JSON
     if cluster and connection.embedded:
         node_env.update(EMULATOR_CREDENTIALS)  # the emulators' fixed fakes; never real keys
     conf = {
         **_spark_conf(spec, plan),
         "spark.ui.port": "0" if cluster else str(ui_port),
         "spark.pyspark.python": node_python,
-        "spark.executorEnv.AWS_CBOR_DISABLE": "true",
     }
+    if connection.kinesis_emulated:
+        conf["spark.executorEnv.AWS_CBOR_DISABLE"] = "true"
     if cluster:
         conf.update({f"spark.yarn.appMasterEnv.{key}": value for key, value in node_env.items()})
         conf.update({f"spark.executorEnv.{key}": value for key, value in node_env.items()})

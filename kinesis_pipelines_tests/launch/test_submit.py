@@ -116,6 +116,8 @@ def test_standalone_master_on_real_aws(tmp_path: Path) -> None:
     assert not [c for c in confs if "extraJavaOptions" in c or c.startswith("spark.driver.host")]
     assert request.files.keys() == {control.JOB_FILE}
     assert "AWS_ACCESS_KEY_ID" not in request.env
+    # emulator-only settings stay with the emulators: real Kinesis speaks CBOR
+    assert "AWS_CBOR_DISABLE" not in request.env and not [c for c in confs if "AWS_CBOR_DISABLE" in c]
     job = json.loads(request.files[control.JOB_FILE])
     assert job["kinesis_endpoint"] == "https://kinesis.eu-west-1.amazonaws.com"
     assert job["receivers"] == 4
@@ -208,3 +210,19 @@ def test_standalone_driver_binds_the_address_workers_reach(tmp_path: Path) -> No
         "spark.driver.host=10.0.0.9" in request.argv and "spark.driver.bindAddress=10.0.0.9" in request.argv
     )
     assert "SPARK_LOCAL_IP" not in request.env
+
+
+def test_aws_endpoints_come_from_botocore_and_are_partition_aware() -> None:
+    from kinesis_pipelines.launch.submit import region_override_xml
+
+    china = AwsConnection(region="cn-north-1")
+    assert china.kinesis_url() == "https://kinesis.cn-north-1.amazonaws.com.cn"
+    only_dynamodb_emulated = AwsConnection(
+        region="cn-north-1", endpoints={"dynamodb": "https://127.0.0.1:4568"}
+    )
+    override = region_override_xml(only_dynamodb_emulated)
+    assert override is not None
+    assert "<Hostname>127.0.0.1:4568</Hostname>" in override
+    assert "<Hostname>kinesis.cn-north-1.amazonaws.com.cn</Hostname>" in override
+    assert "<Hostname>monitoring.cn-north-1.amazonaws.com.cn</Hostname>" in override
+    assert not only_dynamodb_emulated.kinesis_emulated
