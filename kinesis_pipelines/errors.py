@@ -7,7 +7,8 @@ KinesisPipelinesError
 ├── AssemblyError          the Maven build of the kinesis-asl assembly failed
 ├── AwsError               an AWS call failed (boto errors are chained)
 │   ├── StreamMissingError     the pipeline's stream does not exist (not deployed yet)
-│   └── AppTableConflictError  the lease table belongs to another stream or is stale
+│   ├── AppTableConflictError  the lease table belongs to another stream or is stale
+│   └── ControlTableConflictError  the control table's records belong to another pipeline
 ├── EmulatorError          the embedded local AWS did not start or is not running
 └── LaunchError            spark-submit, stop or status of a streaming driver failed
 """
@@ -45,6 +46,10 @@ class StreamMissingError(AwsError):
 
 class AppTableConflictError(AwsError):
     """The KCL application table holds state that does not belong to this stream."""
+
+
+class ControlTableConflictError(AwsError):
+    """The control table holds this KCL application's records for another pipeline."""
 
 
 class EmulatorError(KinesisPipelinesError):

@@ -1,18 +1,22 @@
 """What the package remembers about each pipeline, in one place: where its files live, the
 current driver, the operator's intent (run or stay stopped), the restarts that happened, the
-reshard ledger and the supervisor's last look. Every write is atomic (write, then rename).
+reshard ledger and the supervisor's last look.
 
-Today this lives under the state home on the orchestrator's file system; keeping it behind
-`PipelineStore` is what lets it move (to AWS, say) without touching the operations."""
+What must outlive the Dagster host (the driver record, the intent, the restart history and the
+reshard ledger) lives in the pipeline's control table in DynamoDB (aws/control.py) when the store
+is given one, as every pipeline's `Backends` does; a replacement host finds its pipelines there.
+The supervisor's memory between looks, the generations' local files and the operation lock stay
+on this host (under the state home); every local write is atomic (write, then rename)."""
 
 from __future__ import annotations
 
 import fcntl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -43,8 +47,20 @@ class RestartHistory(BaseModel):
 
 
 class ReshardHistory(BaseModel):
+    """The 10-UpdateShardCount-calls-a-day ledger: calls made (or noticed), the last change, and
+    the open shard count the ledger last saw, so that a reshard made elsewhere is counted."""
+
     calls: list[float] = []
     last_change_at: float | None = None
+    shards: int | None = None
+
+
+class DurableRecords(Protocol):
+    """Where the records that must outlive this host are kept (aws/control.py's ControlTable)."""
+
+    def read(self, name: str) -> str | None: ...
+
+    def write(self, name: str, document: str) -> None: ...
 
 
 class SupervisorMemory(BaseModel):
@@ -68,27 +84,43 @@ class SupervisorMemory(BaseModel):
 class PipelineStore:
     """One pipeline's remembered state."""
 
-    def __init__(self, pipeline: str, root: Path | None = None) -> None:
+    def __init__(
+        self,
+        pipeline: str,
+        root: Path | None = None,
+        durable: Callable[[], DurableRecords] | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.root = root or pipeline_dir(pipeline)
+        self._durable_factory = durable
+
+    @cached_property
+    def durable(self) -> DurableRecords | None:
+        return self._durable_factory() if self._durable_factory else None
+
+    def check_owner(self) -> None:
+        """Fail before anything is created if the durable records belong to another pipeline."""
+        durable = self.durable
+        if durable is not None:
+            durable.read("driver")  # the control table checks its owner on first use
 
     def generation_dir(self, generation: str) -> Path:
         return self.root / "generations" / generation
 
     def driver(self) -> DriverRecord | None:
-        return self._load("driver.json", DriverRecord)
+        return self._load_durable("driver", DriverRecord)
 
     def save_driver(self, record: DriverRecord) -> None:
-        self._save("driver.json", record)
+        self._save_durable("driver", record)
 
     def intent(self) -> Intent | None:
-        return self._load("intent.json", Intent)
+        return self._load_durable("intent", Intent)
 
     def save_intent(
         self, desired: Literal["running", "stopped"], by: str, now: float | None = None
     ) -> Intent:
         intent = Intent(desired=desired, at=time.time() if now is None else now, by=by)
-        self._save("intent.json", intent)
+        self._save_durable("intent", intent)
         return intent
 
     def stop_requested(self) -> bool:
@@ -96,17 +128,17 @@ class PipelineStore:
         return intent is not None and intent.desired == "stopped"
 
     def restarts(self) -> RestartHistory:
-        return self._load("restarts.json", RestartHistory) or RestartHistory()
+        return self._load_durable("restarts", RestartHistory) or RestartHistory()
 
     def record_restart(self, at: float) -> None:
         history = self.restarts()
-        self._save("restarts.json", RestartHistory(times=[*history.times, at]))
+        self._save_durable("restarts", RestartHistory(times=[*history.times, at]))
 
     def reshards(self) -> ReshardHistory:
-        return self._load("reshards.json", ReshardHistory) or ReshardHistory()
+        return self._load_durable("reshards", ReshardHistory) or ReshardHistory()
 
     def save_reshards(self, history: ReshardHistory) -> None:
-        self._save("reshards.json", history)
+        self._save_durable("reshards", history)
 
     def supervisor(self) -> SupervisorMemory:
         return self._load("supervisor.json", SupervisorMemory) or SupervisorMemory()
@@ -121,6 +153,23 @@ class PipelineStore:
         with open(self.root / ".operation.lock", "w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
+
+    def _load_durable(self, name: str, model: type[Model]) -> Model | None:
+        durable = self.durable
+        if durable is None:
+            return self._load(f"{name}.json", model)
+        document = durable.read(name)
+        try:
+            return model.model_validate_json(document) if document else None
+        except ValueError:
+            return None  # written by an older version: start afresh rather than fail every look
+
+    def _save_durable(self, name: str, value: BaseModel) -> None:
+        durable = self.durable
+        if durable is None:
+            self._save(f"{name}.json", value)
+        else:
+            durable.write(name, value.model_dump_json())
 
     def _load(self, name: str, model: type[Model]) -> Model | None:
         path = self.root / name

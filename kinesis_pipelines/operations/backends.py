@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import Any
 
 from kinesis_pipelines.aws.connection import AwsConnection, make_client, resolve_connection
+from kinesis_pipelines.aws.control import ControlTable
 from kinesis_pipelines.aws.dynamodb import AppTable
 from kinesis_pipelines.aws.kinesis import KinesisStream
 from kinesis_pipelines.launch import Launcher, launcher_for
@@ -47,7 +48,7 @@ class Backends:
         if app_table is not None:
             self.app_table = app_table
         self.launcher = launcher or launcher_for(spec)
-        self.store = store or PipelineStore(spec.name)
+        self.store = store or PipelineStore(spec.name, durable=self._control_table)
         self.stop_timeout_seconds = stop_timeout_seconds
         self.start_timeout_seconds = start_timeout_seconds
 
@@ -62,6 +63,17 @@ class Backends:
     @cached_property
     def app_table(self) -> AppTable:
         return AppTable(make_client("dynamodb", self.connection), self.spec.app_table.application_name)
+
+    def _control_table(self) -> ControlTable:
+        """The pipeline's durable records in DynamoDB, beside its fence (made on first use)."""
+        spec = self.spec
+        return ControlTable(
+            self.dynamodb,
+            spec.supervision.fence_table,
+            spec.app_table.application_name,
+            spec.name,
+            spec.stream.name,
+        )
 
     @property
     def dynamodb(self) -> Any:

@@ -85,6 +85,7 @@ def deploy(
     """Every step of a deploy, in order: the stream, the lease table, the assembly, the job."""
     check_processor(spec.job.processor)
     backends.launcher.check_ready()
+    backends.store.check_owner()
     stream_report = backends.stream.ensure_stream(progress=progress)
     table_report = ensure_app_table(spec, backends, stream_report, reset_app_table, progress)
     jar = build_assembly(spec.job.spark_version, progress=progress)

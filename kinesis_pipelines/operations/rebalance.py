@@ -17,7 +17,13 @@ from kinesis_pipelines.operations import monitoring
 from kinesis_pipelines.operations.backends import Backends, Progress, quiet
 from kinesis_pipelines.operations.deploy import roll_for_rebalance
 from kinesis_pipelines.operations.supervise import lag_per_shard
-from kinesis_pipelines.planning.reshard import DAY_SECONDS, Metrics, RebalancePlan, plan_rebalance
+from kinesis_pipelines.planning.reshard import (
+    DAY_SECONDS,
+    Metrics,
+    RebalancePlan,
+    outside_change,
+    plan_rebalance,
+)
 from kinesis_pipelines.spec import PipelineSpec
 
 MEASURE_WINDOW_SECONDS = 30.0
@@ -86,6 +92,15 @@ def rebalance(
         return RebalanceOutcome(skipped=str(exc))
     mode = summary.get("StreamModeDetails", {}).get("StreamMode", "PROVISIONED")
     history = backends.store.reshards()
+    if outside_change(history.shards, open_shards, mode):
+        progress(
+            f"{spec.name}: {spec.stream.name} has {open_shards} open shard(s), not the {history.shards} "
+            "this ledger last saw: a reshard made elsewhere, counted as one UpdateShardCount call"
+        )
+        history = history.model_copy(update={"calls": [*history.calls, now], "last_change_at": now})
+    if history.shards != open_shards:
+        history = history.model_copy(update={"shards": open_shards})
+        backends.store.save_reshards(history)
     metrics = metrics or measure(spec, backends, now)
     policy = spec.rebalancing
     if dry_run is not None:
@@ -106,6 +121,8 @@ def rebalance(
         history = history.model_copy(update={"calls": [*history.calls, now], "last_change_at": now})
         backends.store.save_reshards(history)
         stream.wait_active(progress, timeout=300)
+    history = history.model_copy(update={"shards": len(stream.open_shard_ids())})
+    backends.store.save_reshards(history)
     result = roll_for_rebalance(spec, backends, progress=progress)
     generation = result.record.generation if result.record else None
     return RebalanceOutcome(plan=plan, metrics=metrics, applied=True, generation=generation)

@@ -41,10 +41,11 @@ ORCHESTRATOR_ACTIONS = {
         "dynamodb:Scan",
         "dynamodb:UpdateItem",  # releasing a dead driver's leases
     ],
-    "fence_table": [
+    "fence_table": [  # also the control table: the pipeline's durable records (aws/control.py)
         "dynamodb:CreateTable",
         "dynamodb:DescribeTable",
         "dynamodb:GetItem",
+        "dynamodb:PutItem",
         "dynamodb:DeleteItem",  # breaking a dead driver's fence
     ],
     "metrics": ["cloudwatch:GetMetricData"],

@@ -87,6 +87,13 @@ class RebalancePlan(BaseModel):
     dry_run: bool = False
 
 
+def outside_change(recorded_shards: int | None, open_shards: int, mode: str) -> bool:
+    """A reshard made elsewhere (the console, a script, another host): a provisioned stream's
+    open shards differ from what the ledger last saw. It spent at least one of the day's
+    UpdateShardCount calls. On-demand streams scale themselves and spend none."""
+    return mode == "PROVISIONED" and recorded_shards is not None and recorded_shards != open_shards
+
+
 def split_steps(current: int, target: int) -> list[int]:
     """UpdateShardCount targets from current to target, each at most double / at least half."""
     steps: list[int] = []

@@ -63,7 +63,8 @@ def test_each_role_gets_its_own_actions_on_exact_arns() -> None:
     assert not allowed(driver, "kinesis:CreateStream", arns.stream)
     assert allowed(driver, "dynamodb:UpdateItem", arns.lease_table)
     assert allowed(driver, "dynamodb:PutItem", arns.fence_table)
-    assert not allowed(orchestrator, "dynamodb:PutItem", arns.fence_table)  # the driver takes the fence
+    assert allowed(orchestrator, "dynamodb:PutItem", arns.fence_table)  # the control records
+    assert not allowed(orchestrator, "dynamodb:PutItem", arns.lease_table)  # KCL's own items
     assert not allowed(driver, "dynamodb:DeleteTable", arns.lease_table)
 
 

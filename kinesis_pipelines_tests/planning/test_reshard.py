@@ -141,3 +141,12 @@ def test_no_plan_breaks_a_rule(
     else:
         assert result.shards_after == shards
     assert result.reason
+
+
+def test_a_reshard_made_elsewhere_is_noticed_on_provisioned_streams_only() -> None:
+    from kinesis_pipelines.planning.reshard import outside_change
+
+    assert outside_change(recorded_shards=2, open_shards=4, mode="PROVISIONED")
+    assert not outside_change(recorded_shards=4, open_shards=4, mode="PROVISIONED")
+    assert not outside_change(recorded_shards=None, open_shards=4, mode="PROVISIONED")  # first look
+    assert not outside_change(recorded_shards=2, open_shards=4, mode="ON_DEMAND")

@@ -1,0 +1,56 @@
+"""The control table against an in-process AWS (moto): records outlive the host's files, they
+sit beside the fence without disturbing it, and another pipeline's records are refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from kinesis_pipelines.aws import fence
+from kinesis_pipelines.aws.control import ControlTable
+from kinesis_pipelines.errors import ControlTableConflictError
+from kinesis_pipelines.state import PipelineStore
+
+TABLE, APP = "kp-control", "orders-app"
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    with mock_aws():
+        yield boto3.client("dynamodb", region_name="us-east-1")
+
+
+def test_records_outlive_the_hosts_files(dynamodb: Any, tmp_path: Path) -> None:
+    def control() -> ControlTable:
+        return ControlTable(dynamodb, TABLE, APP, "orders", "orders-stream")
+
+    first = PipelineStore("orders", root=tmp_path / "host-a", durable=control)
+    first.save_intent("running", by="deploy", now=100.0)
+    first.record_restart(200.0)
+    first.record_restart(300.0)
+    replacement = PipelineStore("orders", root=tmp_path / "host-b", durable=control)  # no files
+    assert replacement.restarts().times == [200.0, 300.0]
+    intent = replacement.intent()
+    assert intent is not None and (intent.desired, intent.at) == ("running", 100.0)
+    assert not list((tmp_path / "host-a").glob("*.json"))  # nothing durable on the host
+
+
+def test_records_sit_beside_the_fence(dynamodb: Any) -> None:
+    control = ControlTable(dynamodb, TABLE, APP, "orders", "orders-stream")
+    control.write("driver", '{"x": 1}')
+    fence.acquire(dynamodb, TABLE, APP, "driver-a", now=1000.0)
+    assert fence.current(dynamodb, TABLE, APP) == ("driver-a", 1000.0 + fence.FENCE_TTL_SECONDS)
+    assert control.read("driver") == '{"x": 1}'
+
+
+def test_another_pipelines_records_are_refused_before_anything_is_written(dynamodb: Any) -> None:
+    ControlTable(dynamodb, TABLE, APP, "orders", "orders-stream").write("intent", "{}")
+    intruder = ControlTable(dynamodb, TABLE, APP, "payments", "payments-stream")
+    with pytest.raises(ControlTableConflictError, match="for pipeline 'orders' on stream 'orders-stream'"):
+        intruder.write("intent", '{"desired": "stopped"}')
+    assert ControlTable(dynamodb, TABLE, APP, "orders", "orders-stream").read("intent") == "{}"
