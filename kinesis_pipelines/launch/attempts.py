@@ -60,6 +60,11 @@ def relaunch_wanted(exit_code: int, stop_asked: bool, attempt: int, max_attempts
     return exit_code != 0 and exit_code != FENCED_EXIT_CODE and not stop_asked and attempt < max_attempts
 
 
+def fence_owner_prefix(host: str, runner_pid: int, generation: str) -> str:
+    """What every attempt this runner starts is called on the fence, before its number."""
+    return f"{host}:{runner_pid}:{generation}:attempt-"
+
+
 def run(control_dir: Path, max_attempts: int, argv: list[str], exit_file: Path) -> int:
     config = DriverConfig.model_validate_json((control_dir / control.JOB_FILE).read_text())
     record = Attempts(max_attempts=max_attempts)
@@ -74,7 +79,7 @@ def run(control_dir: Path, max_attempts: int, argv: list[str], exit_file: Path) 
     number = 0
     while True:
         number += 1
-        owner = f"{socket.gethostname()}:{os.getpid()}:{config.generation}:attempt-{number}"
+        owner = f"{fence_owner_prefix(socket.gethostname(), os.getpid(), config.generation)}{number}"
         attempt = Attempt(number=number, started_at=time.time(), fence_owner=owner)
         record.attempts.append(attempt)
         write_text_atomically(control_dir / control.ATTEMPTS_FILE, record.model_dump_json())

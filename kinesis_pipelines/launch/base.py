@@ -61,6 +61,9 @@ class DriverRecord(BaseModel):
     cores: int = 0
     checkpoint_dir: str = ""
     pid: int | None = None  # the process group leader, for backends that run it on this host
+    # how every attempt of this driver names itself on the fence, so that any host can break a
+    # dead attempt's fence even when the driver's own report is lost
+    fence_owner_prefix: str = ""
 
 
 class DriverStatus(BaseModel):

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import time
 from pathlib import Path
 
 from kinesis_pipelines.app import control
 from kinesis_pipelines.app.control import DriverInfo
 from kinesis_pipelines.errors import LaunchError
-from kinesis_pipelines.launch.attempts import read_attempts
+from kinesis_pipelines.launch.attempts import fence_owner_prefix, read_attempts
 from kinesis_pipelines.launch.base import DriverRecord, DriverState, DriverStatus, SubmitRequest
 from kinesis_pipelines.processes import alive, start_group, stop_group
 from kinesis_pipelines.tools import python_executable
@@ -78,6 +79,7 @@ class LocalProcessLauncher:
             receivers=request.receivers,
             cores=request.cores,
             checkpoint_dir=request.checkpoint_dir,
+            fence_owner_prefix=fence_owner_prefix(socket.gethostname(), process.pid, request.generation),
         )
 
     def status(self, record: DriverRecord) -> DriverStatus:

@@ -265,11 +265,17 @@ def _clear_after(spec: PipelineSpec, backends: Backends, old: DriverRecord, say:
         say(f"{old.pipeline}: {old.driver_id} did not stop; killing it")
         launcher.kill(old)
     info = launcher.driver_info(old)
+    owner = info.fence_owner if info else None
+    if not owner and old.fence_owner_prefix:
+        # the driver's own report is gone (another host, a lost control directory), but its
+        # record says how its fence owners are named: a holder so named is that dead driver
+        holder = fence.current(
+            backends.dynamodb, spec.supervision.fence_table, spec.app_table.application_name
+        )
+        if holder is not None and holder[0].startswith(old.fence_owner_prefix):
+            owner = holder[0]
     released = clear_dead_driver(
-        backends.dynamodb,
-        spec.supervision.fence_table,
-        spec.app_table.application_name,
-        info.fence_owner if info else None,
+        backends.dynamodb, spec.supervision.fence_table, spec.app_table.application_name, owner
     )
     if released:
         say(f"{old.pipeline}: released {released} lease(s) of the stopped driver")
