@@ -27,7 +27,13 @@ from dagster_graphql import DagsterGraphQLClient
 
 from kinesis_pipelines.producer import put_all, unique_ids
 from kinesis_pipelines.spec import load_spec
-from kinesis_pipelines_tests.support.dagster_services import LOCATION, REPO, dagster_services, wait_run
+from kinesis_pipelines_tests.support.dagster_services import (
+    LOCATION,
+    REPO,
+    dagster_services,
+    runs_of,
+    wait_run,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -83,16 +89,6 @@ query {
 }
 """
 
-RUNS_QUERY = """
-query Runs($job: String!) {
-  runsOrError(filter: {pipelineName: $job}) {
-    __typename
-    ... on Runs { results { runId status creationTime startTime endTime tags { key value } } }
-    ... on PythonError { message }
-  }
-}
-"""
-
 RUN_FAILURE_QUERY = """
 query RunFailure($runId: ID!) {
   runOrError(runId: $runId) {
@@ -134,12 +130,6 @@ def repository_name(client: DagsterGraphQLClient) -> str:
     repositories = entry["locationOrLoadError"]["repositories"]
     assert len(repositories) == 1, repositories
     return str(repositories[0]["name"])
-
-
-def runs_of(client: DagsterGraphQLClient, job: str) -> list[dict[str, Any]]:
-    answer = client._execute(RUNS_QUERY, {"job": job})["runsOrError"]
-    assert answer["__typename"] == "Runs", answer
-    return list(answer["results"])
 
 
 def run_errors(client: DagsterGraphQLClient, run_id: str) -> list[str]:

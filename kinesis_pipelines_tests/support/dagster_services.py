@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from dagster import DagsterInstance, DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient
@@ -19,17 +20,30 @@ REPO = Path(__file__).resolve().parents[2]
 LOCATION = "kinesis_pipelines"
 
 
+DEV_INSTANCE = REPO / "dagster_home" / "dagster.yaml"
+PRODUCTION_INSTANCE = REPO / "deploy" / "dagster.yaml"
+
+
 @contextmanager
-def dagster_services(tmp_path: Path) -> Iterator[DagsterGraphQLClient]:
+def dagster_services(
+    tmp_path: Path, instance: Path = DEV_INSTANCE, env: dict[str, str] | None = None
+) -> Iterator[DagsterGraphQLClient]:
     """A real dagster-webserver and dagster-daemon on workspace.yaml, each in its own process
-    group, with DAGSTER_HOME in `tmp_path`; stopped (daemon first) however the block ends."""
+    group, with DAGSTER_HOME in `tmp_path` holding `instance` as its dagster.yaml (and `env`
+    added to theirs); stopped (daemon first) however the block ends."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copyfile(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    shutil.copyfile(instance, home / "dagster.yaml")
+    env = {**os.environ, **(env or {}), "DAGSTER_HOME": str(home)}
     # Create the instance's storage once, here: a webserver and a daemon starting together
     # would both migrate the new SQLite schema and can leave it with two alembic heads.
-    DagsterInstance.from_config(str(home)).dispose()
+    saved = dict(os.environ)
+    os.environ.update(env)  # the instance's config reads its settings from the environment
+    try:
+        DagsterInstance.from_config(str(home)).dispose()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     bin_dir = Path(sys.executable).parent
     port = free_port()
     webserver = start_group(
@@ -100,3 +114,20 @@ def wait_run(client: DagsterGraphQLClient, run_id: str, timeout: float = 400) ->
             return status
         time.sleep(1)
     raise AssertionError(f"run {run_id} still {status} after {timeout:.0f} s")
+
+
+RUNS_QUERY = """
+query Runs($job: String!) {
+  runsOrError(filter: {pipelineName: $job}) {
+    __typename
+    ... on Runs { results { runId status creationTime startTime endTime tags { key value } } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+
+def runs_of(client: DagsterGraphQLClient, job: str) -> list[dict[str, Any]]:
+    answer = client._execute(RUNS_QUERY, {"job": job})["runsOrError"]
+    assert answer["__typename"] == "Runs", answer
+    return list(answer["results"])

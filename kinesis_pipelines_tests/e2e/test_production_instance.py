@@ -1,0 +1,94 @@
+"""The production instance (deploy/dagster.yaml) on a real PostgreSQL: dagster-webserver and
+dagster-daemon boot with it, the shipped `records` pipeline is deployed through GraphQL, its
+driver is SIGKILLed, and the daemon's health sensor restarts it with nothing lost. The runs and
+the sensor's ticks are rows in PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dagster import DagsterRunStatus
+from dagster_graphql import DagsterGraphQLClient
+
+from kinesis_pipelines.operations import backends_for
+from kinesis_pipelines.producer import put_all, unique_ids
+from kinesis_pipelines.spec import load_spec
+from kinesis_pipelines_tests.e2e.helpers import wait_all_out, wait_for
+from kinesis_pipelines_tests.support.dagster_services import (
+    LOCATION,
+    PRODUCTION_INSTANCE,
+    REPO,
+    dagster_services,
+    runs_of,
+    wait_run,
+)
+from kinesis_pipelines_tests.support.postgres import Postgres, postgres_bin, postgres_server
+
+pytestmark = pytest.mark.e2e
+
+RECORDS = REPO / "kinesis_pipelines" / "defs" / "records" / "defs.yaml"
+
+
+@pytest.fixture
+def production(tmp_path: Path, local_aws, assembly_jar) -> Iterator[tuple[DagsterGraphQLClient, Postgres]]:
+    with postgres_server() as pg:
+        env = {
+            "DAGSTER_PG_HOST": pg.host,
+            "DAGSTER_PG_PORT": str(pg.port),
+            "DAGSTER_PG_USER": pg.user,
+            "DAGSTER_PG_PASSWORD": pg.password,
+            "DAGSTER_PG_DB": pg.database,
+        }
+        with dagster_services(tmp_path, instance=PRODUCTION_INSTANCE, env=env) as client:
+            yield client, pg
+
+
+def sql(pg: Postgres, query: str) -> str:
+    psql = [postgres_bin("psql"), "-h", pg.host, "-p", str(pg.port), "-U", pg.user, "-tA", pg.database]
+    done = subprocess.run(
+        [*psql, "-c", query],
+        env={**os.environ, "PGPASSWORD": pg.password},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def test_the_daemon_on_postgres_restarts_a_killed_driver(production, cleanup_drivers) -> None:
+    client, pg = production
+    spec = load_spec(RECORDS)
+    cleanup_drivers.append(spec)
+    run_id = client.submit_job_execution(f"{spec.name}__deploy", repository_location_name=LOCATION)
+    assert wait_run(client, run_id) is DagsterRunStatus.SUCCESS
+    backends = backends_for(spec)
+    ids = unique_ids("production", 1_000)
+    put_all(backends.stream.client, spec.stream.name, ids[:500])
+    assert wait_all_out(spec, ids[:500], timeout=180).lost == 0
+
+    record = backends.store.driver()
+    assert record is not None and record.pid is not None
+    os.killpg(record.pid, signal.SIGKILL)
+    restarted = wait_for(
+        lambda: [r for r in runs_of(client, f"{spec.name}__restart") if r["status"] == "SUCCESS"],
+        240,
+        "the daemon's health sensor to restart the driver",
+    )
+    assert restarted
+    replacement = backends.store.driver()
+    assert replacement is not None and replacement.driver_id != record.driver_id
+    put_all(backends.stream.client, spec.stream.name, ids[500:])
+    tally = wait_all_out(spec, ids, timeout=240)
+    print(f"on the production instance: {tally.model_dump()}")
+    assert (tally.lost, tally.duplicates) == (0, 0), tally
+
+    # what the UI showed lives in PostgreSQL
+    assert int(sql(pg, "SELECT count(*) FROM runs")) >= 2
+    assert int(sql(pg, "SELECT count(*) FROM job_ticks")) > 0
+    stop_id = client.submit_job_execution(f"{spec.name}__stop", repository_location_name=LOCATION)
+    assert wait_run(client, stop_id) is DagsterRunStatus.SUCCESS
