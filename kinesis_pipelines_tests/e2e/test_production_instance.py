@@ -1,13 +1,18 @@
-"""The production instance (deploy/dagster.yaml) on a real PostgreSQL: dagster-webserver and
-dagster-daemon boot with it, the shipped `records` pipeline is deployed through GraphQL, its
-driver is SIGKILLed, and the daemon's health sensor restarts it with nothing lost. The runs and
-the sensor's ticks are rows in PostgreSQL."""
+"""The production set-up of deploy/ on a real PostgreSQL: the code server started with its
+systemd unit's command, dagster-webserver and dagster-daemon on deploy/workspace.yaml and
+deploy/dagster.yaml. The shipped `records` pipeline is deployed through GraphQL, its driver is
+SIGKILLed, and the daemon's health sensor restarts it with nothing lost. The runs and the
+sensor's ticks are rows in PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shlex
+import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +21,7 @@ from dagster import DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient
 
 from kinesis_pipelines.operations import backends_for
+from kinesis_pipelines.processes import free_port, start_group, stop_group, wait_for_port
 from kinesis_pipelines.producer import put_all, unique_ids
 from kinesis_pipelines.spec import load_spec
 from kinesis_pipelines_tests.e2e.helpers import wait_all_out, wait_for
@@ -23,6 +29,7 @@ from kinesis_pipelines_tests.support.dagster_services import (
     LOCATION,
     PRODUCTION_INSTANCE,
     REPO,
+    dagster_home_of,
     dagster_services,
     runs_of,
     wait_run,
@@ -32,6 +39,32 @@ from kinesis_pipelines_tests.support.postgres import Postgres, postgres_bin, pos
 pytestmark = pytest.mark.e2e
 
 RECORDS = REPO / "kinesis_pipelines" / "defs" / "records" / "defs.yaml"
+
+
+DEPLOY = REPO / "deploy"
+
+
+@contextlib.contextmanager
+def code_server(tmp_path: Path, env: dict[str, str]) -> Iterator[Path]:
+    """The code server as its systemd unit starts it (this checkout and venv, a free port, the
+    services' environment); yields deploy/workspace.yaml pointed at that port."""
+    unit = (DEPLOY / "systemd" / "kinesis-pipelines-code-server.service").read_text()
+    command = next(line.split("=", 1)[1] for line in unit.splitlines() if line.startswith("ExecStart="))
+    port = free_port()
+    argv = shlex.split(command.replace("/opt/kinesis-pipelines/.venv/bin", str(Path(sys.executable).parent)))
+    argv[argv.index("-p") + 1] = str(port)
+    home = dagster_home_of(tmp_path)
+    home.mkdir()
+    shutil.copyfile(PRODUCTION_INSTANCE, home / "dagster.yaml")
+    server_env = {**os.environ, **env, "DAGSTER_HOME": str(home)}
+    server = start_group(argv, tmp_path / "code-server.log", env=server_env, cwd=REPO)
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text((DEPLOY / "workspace.yaml").read_text().replace("port: 4266", f"port: {port}"))
+    try:
+        assert wait_for_port(port, 180, server), (tmp_path / "code-server.log").read_text()[-2000:]
+        yield workspace
+    finally:
+        stop_group(server.pid, grace_seconds=10)
 
 
 @pytest.fixture
@@ -44,7 +77,10 @@ def production(tmp_path: Path, local_aws, assembly_jar) -> Iterator[tuple[Dagste
             "DAGSTER_PG_PASSWORD": pg.password,
             "DAGSTER_PG_DB": pg.database,
         }
-        with dagster_services(tmp_path, instance=PRODUCTION_INSTANCE, env=env) as client:
+        with (
+            code_server(tmp_path, env) as workspace,
+            dagster_services(tmp_path, instance=PRODUCTION_INSTANCE, env=env, workspace=workspace) as client,
+        ):
             yield client, pg
 
 

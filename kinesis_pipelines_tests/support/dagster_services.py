@@ -21,18 +21,27 @@ LOCATION = "kinesis_pipelines"
 
 
 DEV_INSTANCE = REPO / "dagster_home" / "dagster.yaml"
+
+
+def dagster_home_of(tmp_path: Path) -> Path:
+    return tmp_path / "dagster_home"
+
+
 PRODUCTION_INSTANCE = REPO / "deploy" / "dagster.yaml"
 
 
 @contextmanager
 def dagster_services(
-    tmp_path: Path, instance: Path = DEV_INSTANCE, env: dict[str, str] | None = None
+    tmp_path: Path,
+    instance: Path = DEV_INSTANCE,
+    env: dict[str, str] | None = None,
+    workspace: Path = REPO / "workspace.yaml",
 ) -> Iterator[DagsterGraphQLClient]:
     """A real dagster-webserver and dagster-daemon on workspace.yaml, each in its own process
     group, with DAGSTER_HOME in `tmp_path` holding `instance` as its dagster.yaml (and `env`
     added to theirs); stopped (daemon first) however the block ends."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
+    home = dagster_home_of(tmp_path)
+    home.mkdir(exist_ok=True)
     shutil.copyfile(instance, home / "dagster.yaml")
     env = {**os.environ, **(env or {}), "DAGSTER_HOME": str(home)}
     # Create the instance's storage once, here: a webserver and a daemon starting together
@@ -50,7 +59,7 @@ def dagster_services(
         [
             str(bin_dir / "dagster-webserver"),
             "-w",
-            str(REPO / "workspace.yaml"),
+            str(workspace),
             "-h",
             "127.0.0.1",
             "-p",
@@ -61,7 +70,7 @@ def dagster_services(
         cwd=REPO,
     )
     daemon = start_group(
-        [str(bin_dir / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
+        [str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace)],
         tmp_path / "daemon.log",
         env=env,
         cwd=REPO,
