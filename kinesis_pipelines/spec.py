@@ -199,6 +199,12 @@ class CredentialsSpec(_Model):
     )
     role_arn: str | None = Field(None, description="Role to assume when source is assume_role.")
     session_name: str = Field("kinesis-pipelines", description="STS session name.")
+    session_duration_seconds: int = Field(
+        3600,
+        ge=900,
+        le=43200,
+        description="How long each assumed-role session lasts (refreshed before it ends).",
+    )
     external_id_env: str | None = Field(
         None, description="Name of the env var holding the STS external id (never the id itself)."
     )

@@ -45,7 +45,6 @@ def keyed_streams(ssc: Any, config: DriverConfig) -> list[Any]:
     from pyspark.streaming import DStream
 
     connection = config.connection
-    external_id = os.environ.get(connection.external_id_env) if connection.external_id_env else None
     helper = ssc._jvm.io.kinesispipelines.spark.KeyedKinesisStreams()
     storage_level = ssc._sc._getJavaStorageLevel(getattr(StorageLevel, config.storage_level))
     return [
@@ -62,8 +61,10 @@ def keyed_streams(ssc: Any, config: DriverConfig) -> list[Any]:
                 storage_level,
                 "DETAILED",
                 connection.role_arn,
-                connection.session_name if connection.role_arn else None,
-                external_id,
+                connection.session_name,
+                connection.external_id_env,  # the variable's name: the id never enters the checkpoint
+                connection.sts_url() if connection.role_arn else None,
+                connection.session_duration_seconds,
             ),
             ssc,
             NoOpSerializer(),

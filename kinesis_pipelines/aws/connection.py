@@ -16,6 +16,7 @@ import boto3
 from botocore.config import Config
 from pydantic import BaseModel, ConfigDict
 
+from kinesis_pipelines.errors import SpecError
 from kinesis_pipelines.spec import EMBEDDED, PipelineSpec
 
 Service = Literal["kinesis", "dynamodb", "cloudwatch"]
@@ -38,7 +39,9 @@ class AwsConnection(BaseModel):
     java_truststore: str | None = None
     role_arn: str | None = None
     session_name: str = "kinesis-pipelines"
+    session_duration_seconds: int = 3600
     external_id_env: str | None = None
+    sts_endpoint: str | None = None  # an emulator's STS; AWS's regional one otherwise
     embedded: bool = False
     max_attempts: int = 8
 
@@ -49,6 +52,22 @@ class AwsConnection(BaseModel):
     def kinesis_url(self) -> str:
         """The Kinesis endpoint the receivers are given (the connector needs a URL)."""
         return self.endpoint("kinesis") or aws_endpoint("kinesis", self.region)
+
+    def sts_url(self) -> str:
+        """Where roles are assumed: the emulator's STS, or AWS's regional (partition-aware) one."""
+        return self.sts_endpoint or aws_endpoint("sts", self.region)
+
+    def external_id(self) -> str | None:
+        """The external id, read from the environment variable the spec names (never stored)."""
+        if self.external_id_env is None:
+            return None
+        value = os.environ.get(self.external_id_env)
+        if not value:
+            raise SpecError(
+                f"credentials.external_id_env names {self.external_id_env}, which is not set: set it to "
+                f"the external id that the trust policy of {self.role_arn} requires"
+            )
+        return value
 
     @property
     def kinesis_emulated(self) -> bool:
@@ -88,6 +107,7 @@ def resolve_connection(spec: PipelineSpec) -> AwsConnection:
         spec_endpoints(spec),
         role_arn=spec.credentials.role_arn,
         session_name=spec.credentials.session_name,
+        session_duration_seconds=spec.credentials.session_duration_seconds,
         external_id_env=spec.credentials.external_id_env,
     )
 
@@ -98,6 +118,7 @@ def connect(
     *,
     role_arn: str | None = None,
     session_name: str = "kinesis-pipelines",
+    session_duration_seconds: int = 3600,
     external_id_env: str | None = None,
     max_attempts: int = 8,
 ) -> AwsConnection:
@@ -105,13 +126,15 @@ def connect(
     state, with the CA bundle and Java trust store that go with it) or None (AWS itself)."""
     resolved = {service: url for service, url in endpoints.items() if url}
     embedded = EMBEDDED in resolved.values()
-    ca_bundle = truststore = None
+    ca_bundle = truststore = sts = None
     if embedded:
         from kinesis_pipelines.emulators.local_aws import running_state
 
         state = running_state()
         resolved = {s: state.endpoint(s) if url == EMBEDDED else url for s, url in resolved.items()}
         ca_bundle, truststore = state.ca_bundle, state.java_truststore
+        # moto's server, which is the embedded CloudWatch, serves STS too
+        sts = resolved.get("cloudwatch") or state.cloudwatch_endpoint
     return AwsConnection(
         region=region,
         endpoints=resolved,
@@ -119,7 +142,9 @@ def connect(
         java_truststore=truststore,
         role_arn=role_arn,
         session_name=session_name,
+        session_duration_seconds=session_duration_seconds,
         external_id_env=external_id_env,
+        sts_endpoint=sts,
         embedded=embedded,
         max_attempts=max_attempts,
     )
@@ -178,11 +203,23 @@ def _session(connection: AwsConnection) -> boto3.session.Session:
     from botocore.session import Session as BotocoreSession
 
     source = boto3.session.Session(region_name=connection.region)
-    extra: dict[str, Any] = {"RoleSessionName": connection.session_name}
-    if connection.external_id_env:
-        extra["ExternalId"] = os.environ[connection.external_id_env]
+    extra: dict[str, Any] = {
+        "RoleSessionName": connection.session_name,
+        "DurationSeconds": connection.session_duration_seconds,
+    }
+    external_id = connection.external_id()
+    if external_id:
+        extra["ExternalId"] = external_id
+
+    def sts_client(service: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("endpoint_url", connection.sts_url())
+        if connection.ca_bundle:
+            kwargs.setdefault("verify", connection.ca_bundle)
+        kwargs.setdefault("config", Config(user_agent_extra=user_agent("orchestrator")))
+        return source.client(service, **kwargs)
+
     fetcher = AssumeRoleCredentialFetcher(
-        client_creator=source.client,
+        client_creator=sts_client,
         source_credentials=source.get_credentials(),
         role_arn=connection.role_arn,
         extra_args=extra,
@@ -194,3 +231,26 @@ def _session(connection: AwsConnection) -> boto3.session.Session:
     )
     core.set_config_variable("region", connection.region)
     return boto3.session.Session(botocore_session=core)
+
+
+def check_credentials(connection: AwsConnection) -> None:
+    """Before anything is created: the role to assume can be assumed, with its external id.
+    SpecError for a missing external id, AwsError naming the role otherwise."""
+    if connection.role_arn is None:
+        return
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from kinesis_pipelines.errors import AwsError
+
+    try:
+        sts = _session(connection).client(
+            "sts", endpoint_url=connection.sts_url(), verify=connection.ca_bundle
+        )
+        sts.get_caller_identity()
+    except (ClientError, BotoCoreError) as exc:
+        needs = f" and the external id in {connection.external_id_env}" if connection.external_id_env else ""
+        raise AwsError(
+            f"cannot assume the role {connection.role_arn} ({exc}); check that its trust policy allows "
+            f"this host's identity{needs}, and that this identity may call sts:AssumeRole on it "
+            "(`kinesis-pipelines iam` writes that policy as <pipeline>.assumer.json)"
+        ) from exc

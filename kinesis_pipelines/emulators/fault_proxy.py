@@ -45,6 +45,8 @@ def describe_call(path: str, headers: Any, body: bytes, service: str = "") -> di
         "operation": operation,
         "resource": str(resource),
         "namespace": str(fields.get("Namespace", "")),
+        "role_arn": str(fields.get("RoleArn", "")),
+        "external_id": "set" if fields.get("ExternalId") else "",  # never the id itself
         "user_agent": headers.get("User-Agent", ""),
     }
 

@@ -67,7 +67,7 @@ def region_override_xml(connection: AwsConnection) -> str | None:
         "dynamodb": host(connection.endpoint("dynamodb"), "dynamodb"),
         "monitoring": host(connection.endpoint("cloudwatch"), "cloudwatch"),
         "kinesis": host(connection.endpoint("kinesis"), "kinesis"),
-        "sts": host(None, "sts"),
+        "sts": connection.sts_url().split("://", 1)[1].rstrip("/"),
     }
     endpoints = "".join(
         f"<Endpoint><ServiceName>{name}</ServiceName><Http>false</Http><Https>true</Https>"

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from kinesis_pipelines.assembly.build import AssemblyJar, build_assembly
 from kinesis_pipelines.aws import fence
+from kinesis_pipelines.aws.connection import check_credentials
 from kinesis_pipelines.aws.dynamodb import TableReport
 from kinesis_pipelines.aws.handover import clear_dead_driver
 from kinesis_pipelines.aws.kinesis import StreamReport
@@ -85,6 +86,7 @@ def deploy(
     """Every step of a deploy, in order: the stream, the lease table, the assembly, the job."""
     check_processor(spec.job.processor)
     backends.launcher.check_ready()
+    check_credentials(backends.connection)
     backends.store.check_owner()
     stream_report = backends.stream.ensure_stream(progress=progress)
     table_report = ensure_app_table(spec, backends, stream_report, reset_app_table, progress)

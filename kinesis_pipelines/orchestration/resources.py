@@ -33,6 +33,7 @@ def pipeline_resources(spec: PipelineSpec) -> dict[str, Any]:
         "region_name": spec.stream.region,
         "role_arn": spec.credentials.role_arn,
         "session_name": spec.credentials.session_name,
+        "session_duration_seconds": spec.credentials.session_duration_seconds,
         "external_id_env": spec.credentials.external_id_env,
     }
     return {

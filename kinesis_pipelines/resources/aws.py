@@ -20,6 +20,7 @@ class AwsServiceResource(dg.ConfigurableResource):
     )
     role_arn: str | None = Field(None, description="Role to assume; none uses the default chain.")
     session_name: str = Field("kinesis-pipelines", description="STS session name.")
+    session_duration_seconds: int = Field(3600, description="Seconds each assumed-role session lasts.")
     external_id_env: str | None = Field(None, description="Env var holding the STS external id.")
     max_attempts: int = Field(8, description="boto3 attempts per call (adaptive back-off).")
 
@@ -31,6 +32,7 @@ class AwsServiceResource(dg.ConfigurableResource):
             {self.service: self.endpoint_url},
             role_arn=self.role_arn,
             session_name=self.session_name,
+            session_duration_seconds=self.session_duration_seconds,
             external_id_env=self.external_id_env,
             max_attempts=self.max_attempts,
         )

@@ -26,8 +26,8 @@ import scala.runtime.AbstractFunction1;
  * key: what identifies a record within a stream, so that a record KCL reads a second time (after a
  * lease moves between workers, or after a restart from a KCL checkpoint) can be recognised.
  *
- * <p>The credentials follow pyspark's helper, except that an external id is passed to STS only
- * when one is set.
+ * <p>With a role to assume, KCL's credentials are {@link AssumedRoleCredentials}: the resolved
+ * STS endpoint, and the external id read from the environment, never held.
  */
 public final class KeyedKinesisStreams {
 
@@ -70,7 +70,9 @@ public final class KeyedKinesisStreams {
       String metricsLevel,
       String roleArn,
       String sessionName,
-      String externalId) {
+      String externalIdEnv,
+      String stsEndpoint,
+      int sessionDurationSeconds) {
     KinesisInputDStream.Builder builder =
         KinesisInputDStream.builder()
             .streamingContext(jssc)
@@ -98,12 +100,9 @@ public final class KeyedKinesisStreams {
             "initial position must be TRIM_HORIZON, LATEST or AT_TIMESTAMP, not " + initialPosition);
     }
     if (roleArn != null) {
-      SparkAWSCredentials.Builder credentials = SparkAWSCredentials.builder();
-      credentials =
-          externalId == null
-              ? credentials.stsCredentials(roleArn, sessionName)
-              : credentials.stsCredentials(roleArn, sessionName, externalId);
-      builder = builder.kinesisCredentials(credentials.build());
+      SparkAWSCredentials credentials =
+          new AssumedRoleCredentials(roleArn, sessionName, externalIdEnv, stsEndpoint, sessionDurationSeconds);
+      builder = builder.kinesisCredentials(credentials);  // DynamoDB and CloudWatch use them too
     }
     ClassTag<byte[]> bytes = ClassTag$.MODULE$.apply(byte[].class);
     KinesisInputDStream<byte[]> stream = builder.buildWithMessageHandler(new KeyedRecord(), bytes);
