@@ -90,6 +90,6 @@ def group_members(pgid: int) -> list[int]:
                     fields = stat.read().split(") ", 1)[1].split()
             except OSError:
                 continue
-            if int(fields[2]) == pgid:
+            if int(fields[2]) == pgid and fields[0] != "Z":  # a zombie is already gone
                 members.append(int(entry))
     return members

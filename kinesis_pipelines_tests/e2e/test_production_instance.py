@@ -1,8 +1,9 @@
 """The production set-up of deploy/ on a real PostgreSQL: the code server started with its
 systemd unit's command, dagster-webserver and dagster-daemon on deploy/workspace.yaml and
 deploy/dagster.yaml. The shipped `records` pipeline is deployed through GraphQL, its driver is
-SIGKILLed, and the daemon's health sensor restarts it with nothing lost. The runs and the
-sensor's ticks are rows in PostgreSQL."""
+SIGKILLed, and the daemon's health sensor restarts it with nothing lost; the stop job, as the UI
+launches it, leaves no Spark process. The runs and the sensor's ticks are rows in PostgreSQL.
+(The development instance, dagster_home/, is the one test_stop_through_daemon.py runs.)"""
 
 from __future__ import annotations
 
@@ -21,10 +22,11 @@ from dagster import DagsterRunStatus
 from dagster_graphql import DagsterGraphQLClient
 
 from kinesis_pipelines.operations import backends_for
-from kinesis_pipelines.processes import free_port, start_group, stop_group, wait_for_port
+from kinesis_pipelines.processes import alive, free_port, start_group, stop_group, wait_for_port
 from kinesis_pipelines.producer import put_all, unique_ids
 from kinesis_pipelines.spec import load_spec
 from kinesis_pipelines_tests.e2e.helpers import wait_all_out, wait_for
+from kinesis_pipelines_tests.e2e.supervision_helpers import group_members
 from kinesis_pipelines_tests.support.dagster_services import (
     LOCATION,
     PRODUCTION_INSTANCE,
@@ -126,5 +128,13 @@ def test_the_daemon_on_postgres_restarts_a_killed_driver(production, cleanup_dri
     # what the UI showed lives in PostgreSQL
     assert int(sql(pg, "SELECT count(*) FROM runs")) >= 2
     assert int(sql(pg, "SELECT count(*) FROM job_ticks")) > 0
-    stop_id = client.submit_job_execution(f"{spec.name}__stop", repository_location_name=LOCATION)
+    # the stop job, as the UI launches it: a last batch, then no Spark process left
+    stop_id = client.submit_job_execution(
+        f"{spec.name}__stop",
+        repository_location_name=LOCATION,
+        run_config={"ops": {f"{spec.name}__stop_driver": {"config": {"timeout_seconds": 60}}}},
+    )
     assert wait_run(client, stop_id) is DagsterRunStatus.SUCCESS
+    assert replacement.pid is not None and not alive(replacement.pid)
+    assert not group_members(replacement.pid), "a Spark process outlived the stop"
+    assert backends.launcher.status(replacement).state.value == "FINISHED"

@@ -53,7 +53,7 @@ STOP_TIMEOUT_SECONDS = 60
 IDS_PER_CYCLE = 200
 
 
-# --- the services, as test_dagster_ui.py starts them ------------------------------------------
+# --- the services, as test_production_instance.py starts them (on the development instance) ---
 
 
 @pytest.fixture
