@@ -178,7 +178,7 @@ def _cached_client(service: Service, connection_json: str, component: Component 
         read_timeout=30,
         user_agent_extra=user_agent(component),
     )
-    session = _session(connection)
+    session = _session(connection, component)
     kwargs: dict[str, Any] = {"config": config}
     endpoint = connection.endpoint(service)
     if endpoint:
@@ -188,7 +188,7 @@ def _cached_client(service: Service, connection_json: str, component: Component 
     return session.client(service, **kwargs)
 
 
-def _session(connection: AwsConnection) -> boto3.session.Session:
+def _session(connection: AwsConnection, component: Component = "orchestrator") -> boto3.session.Session:
     """A session with the right credentials: the emulators' fakes, an assumed role that
     refreshes itself before it expires, or the default chain."""
     if connection.embedded and not os.environ.get("AWS_ACCESS_KEY_ID"):
@@ -215,7 +215,7 @@ def _session(connection: AwsConnection) -> boto3.session.Session:
         kwargs.setdefault("endpoint_url", connection.sts_url())
         if connection.ca_bundle:
             kwargs.setdefault("verify", connection.ca_bundle)
-        kwargs.setdefault("config", Config(user_agent_extra=user_agent("orchestrator")))
+        kwargs.setdefault("config", Config(user_agent_extra=user_agent(component)))
         return source.client(service, **kwargs)
 
     fetcher = AssumeRoleCredentialFetcher(

@@ -68,9 +68,14 @@ def test_both_sides_assume_the_role_and_the_external_id_stays_out(
     calls = [json.loads(line) for line in calls_file.read_text().splitlines()]
     assumed = [c for c in calls if c["operation"] == "AssumeRole"]
     by_orchestrator = [c for c in assumed if "(orchestrator)" in c["user_agent"]]
-    by_driver = [c for c in assumed if "aws-sdk-java" in c["user_agent"]]
-    print(f"AssumeRole calls: {len(by_orchestrator)} by the orchestrator, {len(by_driver)} by the driver")
-    assert by_driver, "KCL in the driver never assumed the role"
+    by_kcl = [c for c in assumed if "aws-sdk-java" in c["user_agent"]]
+    by_fence = [c for c in assumed if "(driver)" in c["user_agent"]]
+    print(
+        f"AssumeRole calls: {len(by_orchestrator)} by the orchestrator, {len(by_kcl)} by KCL in the "
+        f"driver, {len(by_fence)} by the driver's fence client"
+    )
+    assert by_kcl, "KCL in the driver never assumed the role"
+    assert by_fence, "the driver's fence client never assumed the role"
     assert len(by_orchestrator) >= 2, "the orchestrator's 900 s credentials were never refreshed"
     assert {c["role_arn"] for c in assumed} == {ROLE}
     assert all(c["external_id"] == "set" for c in assumed)
