@@ -188,6 +188,11 @@ def _cached_client(service: Service, connection_json: str, component: Component 
     return session.client(service, **kwargs)
 
 
+def session_for(connection: AwsConnection) -> boto3.session.Session:
+    """The orchestrator's boto3 session for a connection (its credentials, assumed role included)."""
+    return _session(connection)
+
+
 def _session(connection: AwsConnection, component: Component = "orchestrator") -> boto3.session.Session:
     """A session with the right credentials: the emulators' fakes, an assumed role that
     refreshes itself before it expires, or the default chain."""

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from kinesis_pipelines.assembly.build import AssemblyJar, build_assembly
 from kinesis_pipelines.aws import fence
-from kinesis_pipelines.aws.connection import check_credentials
+from kinesis_pipelines.aws.connection import check_credentials, session_for
 from kinesis_pipelines.aws.dynamodb import TableReport
 from kinesis_pipelines.aws.handover import clear_dead_driver
 from kinesis_pipelines.aws.kinesis import StreamReport
@@ -21,6 +21,7 @@ from kinesis_pipelines.errors import LaunchError
 from kinesis_pipelines.launch import DriverRecord, DriverState, DriverStatus
 from kinesis_pipelines.launch.submit import build_submit_request
 from kinesis_pipelines.operations.backends import Backends, Progress, quiet
+from kinesis_pipelines.operations.iam import check_orchestrator_permissions
 from kinesis_pipelines.planning import ReceiverPlan, plan_receivers
 from kinesis_pipelines.processes import free_port
 from kinesis_pipelines.spec import PipelineSpec
@@ -87,6 +88,8 @@ def deploy(
     check_processor(spec.job.processor)
     backends.launcher.check_ready()
     check_credentials(backends.connection)
+    if not backends.connection.endpoints:  # AWS itself: IAM can check the policy in advance
+        progress(check_orchestrator_permissions(spec, session_for(backends.connection)))
     backends.store.check_owner()
     stream_report = backends.stream.ensure_stream(progress=progress)
     table_report = ensure_app_table(spec, backends, stream_report, reset_app_table, progress)

@@ -94,3 +94,53 @@ def readme_snippet(result: PipelinePolicies) -> str:
     for role, policy in result.policies.items():
         parts.append(f"**{role}**: {what[role]}\n\n```json\n{json.dumps(policy, indent=2)}\n```")
     return "\n\n".join(parts) + "\n"
+
+
+def principal_of(caller_arn: str) -> str:
+    """The IAM principal behind an identity: an assumed-role session is its role."""
+    if ":assumed-role/" in caller_arn:
+        prefix, _, rest = caller_arn.partition(":assumed-role/")
+        return f"{prefix.replace(':sts:', ':iam:')}:role/{rest.split('/', 1)[0]}"
+    return caller_arn
+
+
+def missing_permissions(results: list[dict[str, Any]]) -> list[str]:
+    """What IAM's policy simulation did not allow, as `action on resource`."""
+    return [
+        f"{result['EvalActionName']} on {result.get('EvalResourceName') or '*'}"
+        for result in results
+        if result.get("EvalDecision") != "allowed"
+    ]
+
+
+def check_orchestrator_permissions(spec: PipelineSpec, session: Any) -> str:
+    """Before anything is created: IAM simulates this host's identity against every action of
+    the pipeline's orchestrator policy. AwsError naming what is missing; otherwise a sentence
+    saying what was checked (or why it could not be: the identity needs
+    iam:SimulatePrincipalPolicy on itself for this check)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from kinesis_pipelines.errors import AwsError
+
+    try:
+        caller = session.client("sts").get_caller_identity()
+        principal = principal_of(caller["Arn"])
+        policy = policy_for(
+            resources_of(spec), "orchestrator", partition_of(spec.stream.region), caller["Account"]
+        )
+        iam = session.client("iam")
+        results: list[dict[str, Any]] = []
+        for statement in policy["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            extra = {} if statement["Resource"] == "*" else {"ResourceArns": [statement["Resource"]]}
+            answer = iam.simulate_principal_policy(PolicySourceArn=principal, ActionNames=actions, **extra)
+            results += answer["EvaluationResults"]
+    except (ClientError, BotoCoreError, NotImplementedError) as exc:  # the last: an emulator's IAM
+        return f"permissions not checked in advance ({exc}); grant iam:SimulatePrincipalPolicy to check them"
+    missing = missing_permissions(results)
+    if missing:
+        raise AwsError(
+            f"{spec.name}: {principal} may not {'; '.join(missing)}; attach the policy that "
+            f"`kinesis-pipelines iam` writes as {spec.name}.orchestrator.json"
+        )
+    return f"{principal} holds every action of {spec.name}'s orchestrator policy"

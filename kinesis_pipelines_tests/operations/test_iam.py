@@ -53,3 +53,48 @@ def test_assumed_role_account_and_assumer_policy() -> None:
     assert result.account == "210987654321"
     assert result.policies["assumer"]["Statement"][0]["Resource"] == role
     assert result.findings == []
+
+
+def test_an_assumed_role_session_is_checked_as_its_role() -> None:
+    from kinesis_pipelines.operations.iam import principal_of
+
+    assert principal_of("arn:aws:sts::123456789012:assumed-role/kp-host/i-0abc") == (
+        "arn:aws:iam::123456789012:role/kp-host"
+    )
+    assert (
+        principal_of("arn:aws-cn:sts::123456789012:assumed-role/kp/s")
+        == "arn:aws-cn:iam::123456789012:role/kp"
+    )
+    assert principal_of("arn:aws:iam::123456789012:user/ops") == "arn:aws:iam::123456789012:user/ops"
+
+
+def test_what_the_simulation_did_not_allow_is_named() -> None:
+    from kinesis_pipelines.operations.iam import missing_permissions
+
+    results = [
+        {
+            "EvalActionName": "kinesis:CreateStream",
+            "EvalResourceName": "arn:aws:kinesis:us-east-1:1:stream/s",
+            "EvalDecision": "allowed",
+        },
+        {
+            "EvalActionName": "kinesis:UpdateShardCount",
+            "EvalResourceName": "*",
+            "EvalDecision": "implicitDeny",
+        },
+    ]
+    assert missing_permissions(results) == ["kinesis:UpdateShardCount on *"]
+
+
+def test_without_iam_simulation_the_check_says_so_and_lets_the_deploy_go_on() -> None:
+    import boto3
+    from moto import mock_aws
+
+    from kinesis_pipelines.operations.iam import check_orchestrator_permissions
+
+    with mock_aws():  # moto's IAM has no policy simulation
+        said = check_orchestrator_permissions(
+            make_spec("orders", shards=1), boto3.session.Session(region_name="us-east-1")
+        )
+    assert said.startswith("permissions not checked in advance"), said
+    assert "iam:SimulatePrincipalPolicy" in said
