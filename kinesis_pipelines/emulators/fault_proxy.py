@@ -47,8 +47,19 @@ def describe_call(path: str, headers: Any, body: bytes, service: str = "") -> di
         "namespace": str(fields.get("Namespace", "")),
         "role_arn": str(fields.get("RoleArn", "")),
         "external_id": "set" if fields.get("ExternalId") else "",  # never the id itself
+        "item_key": _item_key(fields),
         "user_agent": headers.get("User-Agent", ""),
     }
+
+
+def _item_key(fields: dict[str, Any]) -> str:
+    """The partition key of a DynamoDB item call (KCL's leaseKey, or a fence's application)."""
+    item = fields.get("Key") or fields.get("Item") or {}
+    for name in ("application", "leaseKey"):
+        value = item.get(name, {}) if isinstance(item, dict) else {}
+        if isinstance(value, dict) and "S" in value:
+            return str(value["S"])
+    return ""
 
 
 def make_handler(

@@ -76,6 +76,10 @@ DRIVER_ACTIONS = {
     "metrics": ["cloudwatch:PutMetricData"],
 }
 PRODUCER_ACTIONS = {"stream": ["kinesis:PutRecord", "kinesis:PutRecords", "kinesis:ListShards"]}
+# Item actions, limited by their partition key on the table pipelines share
+ITEM_ACTIONS = frozenset(
+    {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem"}
+)
 # Actions IAM authorizes only with "Resource": "*"
 WILDCARD_ONLY = frozenset(
     {"kinesis:UpdateShardCount", "cloudwatch:GetMetricData", "cloudwatch:PutMetricData"}
@@ -129,9 +133,27 @@ def policy_for(pipeline: PipelineResources, role: Role, partition: str, account:
     resources = {"stream": arns.stream, "lease_table": arns.lease_table, "fence_table": arns.fence_table}
     for kind, resource in resources.items():
         scoped = sorted(set(actions.get(kind, [])) - WILDCARD_ONLY)
-        if scoped:
+        items = sorted(set(scoped) & ITEM_ACTIONS) if kind == "fence_table" else []
+        table_level = sorted(set(scoped) - set(items))
+        if table_level:
             statements.append(
-                {"Sid": f"{sid}{_sid(kind)}", "Effect": "Allow", "Action": scoped, "Resource": resource}
+                {"Sid": f"{sid}{_sid(kind)}", "Effect": "Allow", "Action": table_level, "Resource": resource}
+            )
+        if items:
+            # The fence (control) table is shared by pipelines: this one may touch only its own
+            # application's items (the fence `<app>`, the records `<app>#<record>`).
+            statements.append(
+                {
+                    "Sid": f"{sid}{_sid(kind)}Items",
+                    "Effect": "Allow",
+                    "Action": items,
+                    "Resource": resource,
+                    "Condition": {
+                        "ForAllValues:StringLike": {
+                            "dynamodb:LeadingKeys": [pipeline.application, f"{pipeline.application}#*"]
+                        }
+                    },
+                }
             )
     unscoped = sorted({action for listed in actions.values() for action in listed} & WILDCARD_ONLY)
     for action in unscoped:

@@ -23,7 +23,7 @@ from moto.iam.access_control import IAMPolicy, PermissionResult
 from kinesis_pipelines import operations
 from kinesis_pipelines.aws.connection import AwsConnection
 from kinesis_pipelines.operations.iam import resources_of
-from kinesis_pipelines.planning.iam import WILDCARD_ONLY, pipeline_arns, policy_for
+from kinesis_pipelines.planning.iam import ITEM_ACTIONS, WILDCARD_ONLY, pipeline_arns, policy_for
 from kinesis_pipelines.planning.reshard import Metrics
 from kinesis_pipelines.producer import put_all, unique_ids
 from kinesis_pipelines_tests.e2e.helpers import make_spec, wait_all_out
@@ -142,6 +142,9 @@ def test_every_recorded_call_is_allowed_by_its_roles_policy(recorded, assembly_j
             denied.append((role, action, resource))
         if action == "cloudwatch:PutMetricData":  # the policy's condition: KCL's own namespace
             assert call["namespace"] == spec.app_table.application_name, call
+        if resource == arns.fence_table and action in ITEM_ACTIONS:  # the LeadingKeys condition
+            application = spec.app_table.application_name
+            assert call["item_key"] == application or call["item_key"].startswith(f"{application}#"), call
     for role, actions in sorted(by_role.items()):
         print(f"{role}: {len(actions)} distinct action/resource pairs")
         for action, resource in sorted(actions):

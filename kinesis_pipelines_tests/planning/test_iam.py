@@ -82,3 +82,13 @@ def test_another_pipelines_resources_are_denied() -> None:
         assert not allowed(policy, "dynamodb:DescribeTable", mine.stream)  # the wrong kind of ARN
     other_account = policy_for(resources_of(spec), "driver", "aws", "210987654321")
     assert not allowed(other_account, "kinesis:GetRecords", mine.stream)
+
+
+def test_items_of_the_shared_fence_table_are_limited_to_the_pipelines_own_keys() -> None:
+    spec = make_spec("orders", shards=1)
+    policy = policy_for(resources_of(spec), "driver", "aws", ACCOUNT)
+    items = next(s for s in policy["Statement"] if s["Sid"].endswith("FenceTableItems"))
+    assert set(items["Action"]) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}
+    assert items["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["app-orders", "app-orders#*"]}
+    }
