@@ -253,7 +253,11 @@ def check_credentials(connection: AwsConnection) -> None:
         )
         sts.get_caller_identity()
     except (ClientError, BotoCoreError) as exc:
-        needs = f" and the external id in {connection.external_id_env}" if connection.external_id_env else ""
+        needs = (
+            f" and the external id in {connection.external_id_env}"
+            if connection.external_id_env
+            else " (a trust policy that requires an external id needs credentials.external_id_env)"
+        )
         raise AwsError(
             f"cannot assume the role {connection.role_arn} ({exc}); check that its trust policy allows "
             f"this host's identity{needs}, and that this identity may call sts:AssumeRole on it "

@@ -9,6 +9,7 @@ from kinesis_pipelines.operations.deploy import (
     deploy,
     deploy_job,
     ensure_app_table,
+    preflight,
     restart,
     stop,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "ensure_app_table",
     "measure",
     "plan",
+    "preflight",
     "rebalance",
     "restart",
     "stop",

@@ -77,6 +77,19 @@ def ensure_app_table(
     )
 
 
+def preflight(spec: PipelineSpec, backends: Backends, progress: Progress = quiet) -> None:
+    """Everything that can be known wrong before anything is created: the processor imports,
+    the cluster answers, the role can be assumed (with its external id), this host's identity
+    holds the orchestrator's actions (asked of IAM, on AWS itself), and the control table's
+    records of this application are this pipeline's."""
+    check_processor(spec.job.processor)
+    backends.launcher.check_ready()
+    check_credentials(backends.connection)
+    if not backends.connection.endpoints:  # AWS itself: IAM can check the policy in advance
+        progress(check_orchestrator_permissions(spec, session_for(backends.connection)))
+    backends.store.check_owner()
+
+
 def deploy(
     spec: PipelineSpec,
     backends: Backends,
@@ -85,12 +98,7 @@ def deploy(
     progress: Progress = quiet,
 ) -> Deployment:
     """Every step of a deploy, in order: the stream, the lease table, the assembly, the job."""
-    check_processor(spec.job.processor)
-    backends.launcher.check_ready()
-    check_credentials(backends.connection)
-    if not backends.connection.endpoints:  # AWS itself: IAM can check the policy in advance
-        progress(check_orchestrator_permissions(spec, session_for(backends.connection)))
-    backends.store.check_owner()
+    preflight(spec, backends, progress)
     stream_report = backends.stream.ensure_stream(progress=progress)
     table_report = ensure_app_table(spec, backends, stream_report, reset_app_table, progress)
     jar = build_assembly(spec.job.spark_version, progress=progress)
@@ -109,7 +117,7 @@ def deploy_job(
     """Run the job for the current spec: nothing if that exact generation already runs, else
     stop the running one gracefully and start the new generation. An operator's deploy: it
     lifts an earlier stop."""
-    check_processor(spec.job.processor)
+    preflight(spec, backends, progress)
     backends.store.save_intent("running", by="deploy", now=now)
     return _roll(spec, backends, assembly=assembly, progress=progress, requested_by="operator")
 

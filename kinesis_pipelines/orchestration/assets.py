@@ -78,7 +78,9 @@ def pipeline_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
         **common,
     )
     def stream(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        report = backends_from(context, spec).stream.ensure_stream(progress=context.log.info)
+        backends = backends_from(context, spec)
+        operations.preflight(spec, backends, progress=context.log.info)  # before anything is created
+        report = backends.stream.ensure_stream(progress=context.log.info)
         if report.drift:
             context.log.warning(report.drift)
         return dg.MaterializeResult(
