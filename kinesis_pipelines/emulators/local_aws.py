@@ -114,6 +114,17 @@ class LocalAws:
         self.stop()
 
     def start(self, timeout: float = 60.0) -> LocalAwsState:
+        """Start the emulators (or find them running). A port picked free can be taken by another
+        process before an emulator binds it: then start again on new ports, at most three times."""
+        for attempt in range(3):
+            try:
+                return self._start(timeout)
+            except EmulatorError as exc:
+                if "already in use" not in str(exc) or attempt == 2:
+                    raise
+        raise EmulatorError("unreachable")
+
+    def _start(self, timeout: float) -> LocalAwsState:
         existing = read_state(self.home)
         if existing is not None and existing.running():
             self.state = existing
@@ -142,6 +153,8 @@ class LocalAws:
             "SHOULD_PERSIST_DATA": "true",
             "PERSIST_PATH": str(data / "kinesis"),
             "PERSIST_INTERVAL": "1s",
+            # AWS's default account shard quota in the large regions (kinesis-mock's own is 50)
+            "SHARD_LIMIT": "500",
         }
         launches = {
             "kinesis": [
