@@ -6,7 +6,10 @@ import os
 import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
+
+import requests
 
 
 def isolated_home() -> Path:
@@ -34,3 +37,19 @@ def group_rss_mib(pgid: int) -> float:
         except (OSError, ValueError, IndexError):
             continue
     return total / 1024
+
+
+def first_batch(ui_url: str, timeout: float = 300) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            apps = requests.get(f"{ui_url}/api/v1/applications", timeout=2).json()
+            stats = requests.get(
+                f"{ui_url}/api/v1/applications/{apps[0]['id']}/streaming/statistics", timeout=2
+            ).json()
+            if stats.get("numTotalCompletedBatches", 0) >= 1:
+                return time.monotonic()
+        except (requests.RequestException, ValueError, IndexError, KeyError):
+            pass
+        time.sleep(0.1)
+    raise TimeoutError("no first batch")

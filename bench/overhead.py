@@ -13,11 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-import requests
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import isolated_home
+from bench.common import first_batch, isolated_home
 from kinesis_pipelines import operations
 from kinesis_pipelines.assembly.build import build_assembly
 from kinesis_pipelines.aws import resolve_connection
@@ -27,22 +25,6 @@ from kinesis_pipelines.launch.submit import build_submit_request
 from kinesis_pipelines.operations.deploy import receiver_plan
 from kinesis_pipelines.processes import free_port
 from kinesis_pipelines.spec import PipelineSpec
-
-
-def first_batch(ui_url: str, timeout: float = 300) -> float:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            apps = requests.get(f"{ui_url}/api/v1/applications", timeout=2).json()
-            stats = requests.get(
-                f"{ui_url}/api/v1/applications/{apps[0]['id']}/streaming/statistics", timeout=2
-            ).json()
-            if stats.get("numTotalCompletedBatches", 0) >= 1:
-                return time.monotonic()
-        except (requests.RequestException, ValueError, IndexError, KeyError):
-            pass
-        time.sleep(0.1)
-    raise TimeoutError("no first batch")
 
 
 def spec_for(name: str) -> PipelineSpec:

@@ -25,7 +25,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import isolated_home
+from bench.common import first_batch, isolated_home
 from kinesis_pipelines import operations
 from kinesis_pipelines.app.sinks import read_output
 from kinesis_pipelines.assembly.build import build_assembly
@@ -36,22 +36,6 @@ from kinesis_pipelines.producer import put_all, unique_ids
 from kinesis_pipelines.spec import PipelineSpec
 from kinesis_pipelines.tools import spark_submit
 from kinesis_pipelines_tests.support.yarn import YarnCluster, application_pids, kill_container, rss_mib
-
-
-def first_batch(proxy_url: str, timeout: float = 300) -> float:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            apps = requests.get(f"{proxy_url}/api/v1/applications", timeout=3).json()
-            stats = requests.get(
-                f"{proxy_url}/api/v1/applications/{apps[0]['id']}/streaming/statistics", timeout=3
-            ).json()
-            if stats.get("numTotalCompletedBatches", 0) >= 1:
-                return time.monotonic()
-        except (requests.RequestException, ValueError, IndexError, KeyError):
-            pass
-        time.sleep(0.2)
-    raise TimeoutError("no first batch")
 
 
 def spec_for(name: str, cluster: YarnCluster) -> PipelineSpec:

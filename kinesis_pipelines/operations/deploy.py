@@ -102,7 +102,7 @@ def deploy(
     stream_report = backends.stream.ensure_stream(progress=progress)
     table_report = ensure_app_table(spec, backends, stream_report, reset_app_table, progress)
     jar = build_assembly(spec.job.spark_version, progress=progress)
-    result = deploy_job(spec, backends, assembly=jar, progress=progress)
+    result = _start_job(spec, backends, assembly=jar, progress=progress)
     return Deployment(stream=stream_report, app_table=table_report, assembly=jar, job=result)
 
 
@@ -118,6 +118,18 @@ def deploy_job(
     stop the running one gracefully and start the new generation. An operator's deploy: it
     lifts an earlier stop."""
     preflight(spec, backends, progress)
+    return _start_job(spec, backends, assembly=assembly, progress=progress, now=now)
+
+
+def _start_job(
+    spec: PipelineSpec,
+    backends: Backends,
+    *,
+    assembly: AssemblyJar | None = None,
+    progress: Progress = quiet,
+    now: float | None = None,
+) -> DeployResult:
+    """deploy_job after its preflight (which `deploy` has already made)."""
     backends.store.save_intent("running", by="deploy", now=now)
     return _roll(spec, backends, assembly=assembly, progress=progress, requested_by="operator")
 
