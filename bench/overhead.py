@@ -21,6 +21,7 @@ from kinesis_pipelines.assembly.build import build_assembly
 from kinesis_pipelines.aws import resolve_connection
 from kinesis_pipelines.emulators.local_aws import LocalAws
 from kinesis_pipelines.launch import DriverRecord, LocalProcessLauncher
+from kinesis_pipelines.launch.runtime import spark_of
 from kinesis_pipelines.launch.submit import build_submit_request
 from kinesis_pipelines.operations.deploy import receiver_plan
 from kinesis_pipelines.processes import free_port
@@ -57,6 +58,7 @@ def main() -> None:
             ui_port=free_port(),
             control_root=str(hand_backends.store.root / "generations"),
             files_root=hand_backends.store.root / "generations",
+            spark=spark_of(hand),
         )
         # The launcher writes request.files (the job file, the region override) into
         # request.control_dir before it starts spark-submit.

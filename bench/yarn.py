@@ -30,6 +30,7 @@ from kinesis_pipelines import operations
 from kinesis_pipelines.app.sinks import read_output
 from kinesis_pipelines.assembly.build import build_assembly
 from kinesis_pipelines.launch import YarnLauncher
+from kinesis_pipelines.launch.runtime import spark_of
 from kinesis_pipelines.launch.submit import build_submit_request, write_code_archive
 from kinesis_pipelines.operations.deploy import receiver_plan
 from kinesis_pipelines.producer import put_all, unique_ids
@@ -93,6 +94,7 @@ def run(cluster: YarnCluster) -> None:
     request = build_submit_request(
         hand, receiver_plan(hand, len(stream.open_shards)), hand_backends.connection, jar.path, 0,
         launcher.control_root(hand_backends.store.root), hand_backends.store.root,
+        spark=spark_of(hand),
     )  # fmt: skip
     files_dir = Path(request.files_dir)
     files_dir.mkdir(parents=True, exist_ok=True)

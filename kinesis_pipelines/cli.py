@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from kinesis_pipelines import versions
 from kinesis_pipelines.errors import KinesisPipelinesError
 from kinesis_pipelines.spec import PipelineSpec
 
@@ -173,8 +174,11 @@ def cmd_local_aws(args: argparse.Namespace) -> int:
 
 def cmd_assembly(args: argparse.Namespace) -> int:
     from kinesis_pipelines.assembly.build import build_assembly
+    from kinesis_pipelines.tools import find_spark
 
-    jar = build_assembly(args.spark_version, progress=_say(args.json))
+    spark = find_spark()
+    version = args.spark_version or (spark.version if spark else versions.TESTED_SPARK_VERSION)
+    jar = build_assembly(version, progress=_say(args.json))
     print(jar.model_dump_json(indent=None if args.json else 2))
     return 0
 
@@ -317,7 +321,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_local_aws)
 
     p = sub.add_parser("assembly", help="build (or find cached) the kinesis-asl assembly jar")
-    p.add_argument("--spark-version", default=versions.SPARK_VERSION)
+    p.add_argument(
+        "--spark-version",
+        help="Spark release (default: the Spark of SPARK_HOME or the pyspark extra, else "
+        f"{versions.TESTED_SPARK_VERSION})",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_assembly)
 

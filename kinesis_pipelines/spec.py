@@ -26,7 +26,7 @@ from pydantic import (
 from kinesis_pipelines.errors import SpecError
 from kinesis_pipelines.planning.reshard import RebalancePolicy
 from kinesis_pipelines.planning.restarts import RestartPolicy
-from kinesis_pipelines.versions import SUPPORTED_SPARK_VERSIONS
+from kinesis_pipelines.versions import spark_line
 
 EMBEDDED = "embedded"
 """An endpoint value meaning: the embedded local AWS that `kinesis-pipelines local-aws` runs."""
@@ -143,7 +143,7 @@ class AppTableSpec(_Model):
     @field_validator("endpoint_url")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
-        return _check_endpoint(value, ("https",))
+        return _check_endpoint(value, ("http", "https"))
 
 
 JOB_FS_SCHEMES = ("hdfs", "s3a", "file")
@@ -235,8 +235,21 @@ class CredentialsSpec(_Model):
 class JobSpec(_Model):
     """The Spark Streaming receiver job."""
 
-    spark_version: str = Field(
-        SUPPORTED_SPARK_VERSIONS[0], description="Spark version of the job and the connector."
+    spark_version: str | None = Field(
+        None,
+        description=(
+            "Spark release of the job (major.minor.patch). It picks the connector (Scala 2.12 for "
+            "3.x, 2.13 for 4.x) and its profile (KCL 1 up to 4.1, KCL 2 from 4.2). Left out: the "
+            "version of the Spark the submit uses."
+        ),
+    )
+    spark_home: str | None = Field(
+        None,
+        description=(
+            "The Spark installation this pipeline submits with (a cluster's client or a "
+            "distribution: the folder with bin/ and jars/). Left out: SPARK_HOME, then the "
+            "pyspark of the kinesis-pipelines[spark] extra."
+        ),
     )
     master: str = Field(
         "local",
@@ -264,9 +277,17 @@ class JobSpec(_Model):
     python: str | None = Field(
         None,
         description=(
-            "The Python on the cluster's nodes that runs the executors (and, on YARN, the "
-            "driver); it needs pydantic and boto3. Left out: this interpreter for local and "
-            "spark:// masters, 'python3' on YARN."
+            "The Python that runs the driver and the executors; it needs pydantic and boto3 and a "
+            "version the Spark line supports. For local and spark:// masters an interpreter on "
+            "this host (left out: this one); on YARN the nodes' Python (left out: 'python3')."
+        ),
+    )
+    python_version: str | None = Field(
+        None,
+        pattern=r"^3\.\d{1,2}$",
+        description=(
+            "major.minor of job.python on YARN's nodes, which nothing here can ask, so that "
+            "validation checks it against the Spark line; a Python on this host is asked directly."
         ),
     )
     batch_interval_seconds: float = Field(2.0, gt=0, le=3600, description="Batch interval.")
@@ -324,12 +345,12 @@ class JobSpec(_Model):
 
     @field_validator("spark_version")
     @classmethod
-    def _spark_version(cls, value: str) -> str:
-        if value not in SUPPORTED_SPARK_VERSIONS:
-            raise ValueError(
-                f"supported Spark versions: {', '.join(SUPPORTED_SPARK_VERSIONS)} "
-                "(the newest with a kinesis-asl connector on Maven Central that pyspark matches)"
-            )
+    def _spark_version(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                spark_line(value)
+            except SpecError as exc:
+                raise ValueError(str(exc).removeprefix("job.spark_version: ")) from exc
         return value
 
     @field_validator("master")
@@ -395,6 +416,11 @@ class JobSpec(_Model):
                     "every node reaches: hdfs://namenode/path, s3a://bucket/path, or "
                     "file:///path for a folder every node mounts at that path"
                 )
+        if self.master != "yarn" and self.python_version is not None:
+            raise ValueError(
+                "python_version is only used with master 'yarn'; a Python on this host is asked "
+                "its version directly"
+            )
         if self.master != "yarn" and self.hadoop_conf_dir is not None:
             raise ValueError("hadoop_conf_dir is only used with master 'yarn'")
         if self.driver_host is not None and not self.master.startswith("spark://"):
@@ -447,7 +473,8 @@ class PipelineSpec(_Model):
     supervision: SupervisionSpec = Field(default_factory=SupervisionSpec)
     rebalancing: RebalancePolicy = Field(default_factory=RebalancePolicy)
     cloudwatch_endpoint_url: str | None = Field(
-        None, description="CloudWatch endpoint override for KCL metrics: https URL or 'embedded'."
+        None,
+        description="CloudWatch endpoint override for KCL metrics: a URL (https with KCL 1) or 'embedded'.",
     )
 
     @model_validator(mode="before")
@@ -473,7 +500,7 @@ class PipelineSpec(_Model):
     @field_validator("cloudwatch_endpoint_url")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
-        return _check_endpoint(value, ("https",))
+        return _check_endpoint(value, ("http", "https"))
 
 
 def _walk_keys(data: Any, prefix: str = "") -> list[str]:

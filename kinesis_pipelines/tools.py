@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
+import re
 import shutil
+import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from kinesis_pipelines.errors import ToolMissingError
@@ -16,6 +21,7 @@ INSTALL_HINTS = {
     "node": "install Node.js 18+ (Debian: apt-get install nodejs npm)",
     "npm": "install npm (Debian: apt-get install npm)",
 }
+_SPARK_CORE_JAR = re.compile(r"^spark-core_(\d+\.\d+)-(\d+\.\d+\.\d+)\.jar$")
 
 
 def require(tool: str, purpose: str) -> str:
@@ -32,22 +38,89 @@ def require(tool: str, purpose: str) -> str:
     return found
 
 
-def spark_submit() -> str:
-    """The spark-submit that ships with the installed pyspark."""
-    import pyspark
+@dataclass(frozen=True)
+class SparkInstallation:
+    """A Spark found on this host: a distribution (a cluster's client or a download) or the
+    pyspark package, which holds a whole Spark."""
 
-    path = Path(pyspark.__file__).parent / "bin" / "spark-submit"
-    if not path.exists():
-        raise ToolMissingError(f"pyspark is installed without bin/spark-submit ({path})")
-    return str(path)
+    home: Path
+    version: str
+    scala: str
+    source: str  # how it was found, for messages
+
+    @property
+    def submit(self) -> str:
+        return str(self.home / "bin" / "spark-submit")
+
+    @property
+    def spark_class(self) -> str:
+        return str(self.home / "bin" / "spark-class")
 
 
-def spark_class() -> str:
-    import pyspark
+def find_spark(spark_home: str | None = None) -> SparkInstallation | None:
+    """The Spark a submit uses: `spark_home` (a pipeline's job.spark_home), else SPARK_HOME, else
+    the pyspark package of this interpreter (the `kinesis-pipelines[spark]` extra); None when
+    there is none. pyspark is located, never imported."""
+    if spark_home:
+        return _installation(Path(spark_home), "job.spark_home")
+    if os.environ.get("SPARK_HOME"):
+        return _installation(Path(os.environ["SPARK_HOME"]), "SPARK_HOME")
+    found = importlib.util.find_spec("pyspark")
+    if found is None or not found.submodule_search_locations:
+        return None
+    return _installation(Path(next(iter(found.submodule_search_locations))), "the pyspark package")
 
-    return str(Path(pyspark.__file__).parent / "bin" / "spark-class")
+
+def require_spark(spark_home: str | None = None) -> SparkInstallation:
+    spark = find_spark(spark_home)
+    if spark is None:
+        raise ToolMissingError(
+            "no Spark found to submit with: set SPARK_HOME to a Spark installation (a cluster's "
+            "client or a downloaded distribution), set job.spark_home in the pipeline, or install "
+            "the pyspark extra: pip install 'kinesis-pipelines[spark]'"
+        )
+    return spark
+
+
+def _installation(home: Path, source: str) -> SparkInstallation:
+    cores = sorted((home / "jars").glob("spark-core_*.jar"))
+    match = _SPARK_CORE_JAR.match(cores[0].name) if cores else None
+    if match is None or not (home / "bin" / "spark-submit").exists():
+        raise ToolMissingError(
+            f"{source} is {home}, which is not a Spark installation (no bin/spark-submit and "
+            "jars/spark-core_<scala>-<version>.jar): point it at the folder that holds bin/ and jars/"
+        )
+    return SparkInstallation(home=home, version=match.group(2), scala=match.group(1), source=source)
+
+
+def spark_submit(spark_home: str | None = None) -> str:
+    """The spark-submit of the Spark that `find_spark` picks."""
+    return require_spark(spark_home).submit
+
+
+def spark_class(spark_home: str | None = None) -> str:
+    return require_spark(spark_home).spark_class
+
+
+@functools.lru_cache(maxsize=64)
+def python_version_of(python: str) -> tuple[int, int]:
+    """The major.minor of an interpreter on this host (run once per path), or ToolMissingError."""
+    if python == sys.executable:
+        return sys.version_info[0], sys.version_info[1]
+    executable = shutil.which(python)
+    if executable is None:
+        raise ToolMissingError(f"job.python: {python} is not an executable on this host")
+    try:
+        printed = subprocess.run(
+            [executable, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True, text=True, timeout=30, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ToolMissingError(f"job.python: {python} does not run: {exc}") from exc
+    major, _, minor = printed.partition(".")
+    return int(major), int(minor)
 
 
 def python_executable() -> str:
-    """The interpreter that runs the Spark driver and its Python workers: this one."""
+    """This interpreter: the orchestrator's, and by default the local driver's."""
     return sys.executable

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kinesis_pipelines.errors import SpecError
+from kinesis_pipelines.launch.runtime import check_runtime
 from kinesis_pipelines.spec import PipelineSpec, load_spec
 
 
@@ -28,22 +29,36 @@ def check_processor(processor: str) -> None:
 
 
 def validate_pipeline_file(path: Path) -> PipelineSpec:
+    """The spec in `path`, with its processor imported and its Spark, connector profile and
+    driver Python checked together; SpecError naming the file, the line and the field."""
     spec = load_spec(path)
     try:
         check_processor(spec.job.processor)
+        check_runtime(spec)
     except SpecError as exc:
-        line = _processor_line(path)
+        field = str(exc).split(":", 1)[0].split(" ", 1)[0]
+        line = _field_line(path, field)
         where = f"{path}:{line}" if line else str(path)
         raise SpecError(f"{where}: {exc}") from exc
     return spec
 
 
-def _processor_line(path: Path) -> int | None:
+def _field_line(path: Path, dotted: str) -> int | None:
+    """The line of a dotted field (job.python: `job:`, then `python:` after it)."""
     try:
         lines = path.read_text().splitlines()
     except (OSError, UnicodeDecodeError):
         return None
-    return next((n for n, line in enumerate(lines, 1) if line.strip().startswith("processor:")), None)
+    found, start = None, 0
+    for part in dotted.split("."):
+        found = next(
+            (n for n, line in enumerate(lines[start:], start + 1) if line.strip().startswith(f"{part}:")),
+            None,
+        )
+        if found is None:
+            return None
+        start = found
+    return found
 
 
 def check_pipelines_apart(specs: Sequence[PipelineSpec], sources: Sequence[str] = ()) -> None:

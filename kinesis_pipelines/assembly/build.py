@@ -1,10 +1,11 @@
 """Build the kinesis-asl assembly jar with Maven, cached by the content of what goes into it.
 
 Spark does not publish `spark-streaming-kinesis-asl-assembly` (SPARK-17418), so the package
-renders a small POM (pom.xml.template): the connector and its dependency tree, minus what Spark
-provides, with KCL's Guava and protobuf relocated away from Spark's older copies, plus the
-package's own JVM helper (`java/`, `KeyedKinesisStreams`: input DStreams that carry each record's
-identity to Python). The cache key is the SHA-256 of that rendered POM and the helper's sources, so
+renders a small POM (pom.xml.template) per Spark release: the connector and its dependency tree,
+minus what Spark provides, with the libraries that clash with Spark's relocated (per connector
+profile: KCL 1's Guava and protobuf, KCL 2's protobuf), plus the package's own JVM helper for that
+profile (`java/kcl1` or `java/kcl2`, `KeyedKinesisStreams`: input DStreams that carry each
+record's identity to Python). The cache key is the SHA-256 of that rendered POM and the helper's sources, so
 a second build with the same versions and sources is a lookup.
 """
 
@@ -23,9 +24,14 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from kinesis_pipelines import versions
-from kinesis_pipelines.errors import AssemblyError
+from kinesis_pipelines.errors import AssemblyError, SpecError
 from kinesis_pipelines.home import cache_home
 from kinesis_pipelines.tools import require
+from kinesis_pipelines.versions import ConnectorProfile, SparkLine
+
+# KCL 2 (Spark 4.2+) brings protobuf-java 4 with it, which Spark's jars/ lack: bundled (it is not
+# provided) and relocated, so other jars' protobuf cannot clash. Guava is Spark's own (33.x).
+KCL2_RELOCATIONS = {"com.google.protobuf": "kinesis.protobuf.shaded.com.google.protobuf"}
 
 TEMPLATE = Path(__file__).with_name("pom.xml.template")
 JAVA_SOURCES = Path(__file__).with_name("java")
@@ -43,6 +49,7 @@ class AssemblyJar(BaseModel):
     spark_version: str
     scala_binary_version: str
     connector: str
+    profile: str = "kcl1"
     kcl_version: str
     aws_sdk_version: str
     cache_key: str
@@ -50,19 +57,19 @@ class AssemblyJar(BaseModel):
     build_seconds: float = 0.0
 
 
-def render_pom(spark_version: str = versions.SPARK_VERSION) -> str:
-    """The POM for one Spark version; pure, so its hash is the cache key."""
-    if spark_version not in versions.SUPPORTED_SPARK_VERSIONS:
-        raise AssemblyError(
-            f"no assembly recipe for Spark {spark_version}; supported: "
-            f"{', '.join(versions.SUPPORTED_SPARK_VERSIONS)}"
-        )
+def render_pom(spark_version: str) -> str:
+    """The POM for one Spark release; pure, so its hash is the cache key. The line picks the Scala
+    binary version, the bytecode level and what is bundled and relocated (its connector profile)."""
+    try:
+        line = versions.spark_line(spark_version)
+    except SpecError as exc:
+        raise AssemblyError(f"no assembly recipe for Spark {spark_version}: {exc}") from exc
     replacements = {
         "@SPARK_VERSION@": spark_version,
-        "@CONNECTOR_VERSION@": versions.CONNECTOR_VERSION,
-        "@SCALA_BINARY_VERSION@": versions.SCALA_BINARY_VERSION,
-        "@GUAVA_VERSION@": versions.GUAVA_VERSION,
-        "@PROTOBUF_VERSION@": versions.PROTOBUF_VERSION,
+        "@SCALA_BINARY_VERSION@": line.scala,
+        "@JAVA_RELEASE@": str(line.java_release),
+        "@BUNDLED_DEPENDENCIES@": _bundled_dependencies(line),
+        "@RELOCATIONS@": _relocations(line),
     }
     text = TEMPLATE.read_text()
     for placeholder, value in replacements.items():
@@ -70,39 +77,79 @@ def render_pom(spark_version: str = versions.SPARK_VERSION) -> str:
     return text
 
 
-def java_sources() -> dict[str, bytes]:
-    """The helper's sources, by path under `src/main/java`."""
-    return {
-        str(path.relative_to(JAVA_SOURCES)): path.read_bytes()
-        for path in sorted(JAVA_SOURCES.rglob("*.java"))
+def _bundled_dependencies(line: SparkLine) -> str:
+    """KCL 1 needs newer Guava and protobuf than the ones Spark ships: bundle the KCL's own
+    versions, relocated (below), so neither side sees the other's."""
+    if line.guava is None or line.protobuf is None:
+        return ""
+    return f"""    <!-- KCL 1's own Guava and protobuf, relocated below: Spark ships older copies. -->
+    <dependency>
+      <groupId>com.google.guava</groupId>
+      <artifactId>guava</artifactId>
+      <version>{line.guava}</version>
+    </dependency>
+    <dependency>
+      <groupId>com.google.protobuf</groupId>
+      <artifactId>protobuf-java</artifactId>
+      <version>{line.protobuf}</version>
+    </dependency>
+"""
+
+
+def _relocations(line: SparkLine) -> str:
+    patterns = {
+        "com.google.protobuf": "kinesis.protobuf.shaded.com.google.protobuf",
+        "com.google.common": "kinesis.guava.shaded.com.google.common",
+        "com.google.thirdparty": "kinesis.guava.shaded.com.google.thirdparty",
     }
+    if line.profile is ConnectorProfile.KCL2:
+        patterns = KCL2_RELOCATIONS
+    body = "".join(
+        f"""                <relocation>
+                  <pattern>{pattern}</pattern>
+                  <shadedPattern>{shaded}</shadedPattern>
+                </relocation>
+"""
+        for pattern, shaded in patterns.items()
+    )
+    return f"              <relocations>\n{body}              </relocations>\n"
 
 
-def cache_key(pom: str, sources: dict[str, bytes] | None = None) -> str:
+def java_sources(spark_version: str) -> dict[str, bytes]:
+    """The helper's sources for the Spark line's connector profile, by path under src/main/java."""
+    root = JAVA_SOURCES / versions.spark_line(spark_version).profile.value
+    return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*.java"))}
+
+
+def cache_key(pom: str, sources: dict[str, bytes]) -> str:
     digest = hashlib.sha256(pom.encode())
-    for name, content in sorted((java_sources() if sources is None else sources).items()):
+    for name, content in sorted(sources.items()):
         digest.update(b"\0" + name.encode() + b"\0" + content)
     return digest.hexdigest()[:16]
 
 
 def jar_name(spark_version: str) -> str:
-    return f"spark-streaming-kinesis-asl-assembly_{versions.SCALA_BINARY_VERSION}-{spark_version}.jar"
+    scala = versions.spark_line(spark_version).scala
+    return f"spark-streaming-kinesis-asl-assembly_{scala}-{spark_version}.jar"
 
 
-def cached_jar_path(spark_version: str = versions.SPARK_VERSION) -> Path:
+def cached_jar_path(spark_version: str) -> Path:
     """Where the assembly for `spark_version` is (or will be) cached."""
-    return cache_home() / "assembly" / cache_key(render_pom(spark_version)) / jar_name(spark_version)
+    key = cache_key(render_pom(spark_version), java_sources(spark_version))
+    return cache_home() / "assembly" / key / jar_name(spark_version)
 
 
 def build_assembly(
-    spark_version: str = versions.SPARK_VERSION,
+    spark_version: str = versions.TESTED_SPARK_VERSION,
     cache_dir: Path | None = None,
     progress: Progress | None = None,
 ) -> AssemblyJar:
     """The assembly jar for `spark_version`, from the cache or built with Maven."""
     say = progress or (lambda _message: None)
     pom = render_pom(spark_version)
-    key = cache_key(pom)
+    line = versions.spark_line(spark_version)
+    sources = java_sources(spark_version)
+    key = cache_key(pom, sources)
     target_dir = (cache_dir or cache_home() / "assembly") / key
     target_dir.mkdir(parents=True, exist_ok=True)
     metadata_path = target_dir / "assembly.json"
@@ -118,7 +165,7 @@ def build_assembly(
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="kp-assembly-") as work:
             (Path(work) / "pom.xml").write_text(pom)
-            for name, content in java_sources().items():
+            for name, content in sources.items():
                 source = Path(work) / "src" / "main" / "java" / name
                 source.parent.mkdir(parents=True, exist_ok=True)
                 source.write_bytes(content)
@@ -127,7 +174,7 @@ def build_assembly(
             built = Path(work) / "target" / jar_name(spark_version)
             if not built.exists():
                 raise AssemblyError(f"Maven finished but produced no {built.name}")
-            _check_contents(built)
+            _check_contents(built, line)
             final = target_dir / built.name
             shutil.copyfile(built, final)
         jar = AssemblyJar(
@@ -135,10 +182,11 @@ def build_assembly(
             sha256=_sha256(final),
             size_bytes=final.stat().st_size,
             spark_version=spark_version,
-            scala_binary_version=versions.SCALA_BINARY_VERSION,
-            connector=versions.CONNECTOR_COORDINATES,
-            kcl_version=versions.KCL_VERSION,
-            aws_sdk_version=versions.AWS_SDK_VERSION,
+            scala_binary_version=line.scala,
+            connector=versions.connector_coordinates(spark_version),
+            profile=line.profile.value,
+            kcl_version=line.kcl,
+            aws_sdk_version=line.aws_sdk,
             cache_key=key,
             build_seconds=round(time.monotonic() - started, 2),
         )
@@ -152,7 +200,7 @@ def jar_has_class(jar: Path, class_name: str) -> bool:
         return class_name.replace(".", "/") + ".class" in archive.namelist()
 
 
-def _check_contents(jar: Path) -> None:
+def _check_contents(jar: Path, line: SparkLine) -> None:
     if not jar_has_class(jar, versions.PYTHON_HELPER_CLASS):
         raise AssemblyError(
             f"{jar.name} lacks {versions.PYTHON_HELPER_CLASS}, which pyspark.streaming.kinesis "

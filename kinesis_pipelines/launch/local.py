@@ -19,6 +19,7 @@ from kinesis_pipelines.app.control import DriverInfo
 from kinesis_pipelines.errors import LaunchError
 from kinesis_pipelines.launch.attempts import fence_owner_prefix, read_attempts
 from kinesis_pipelines.launch.base import DriverRecord, DriverState, DriverStatus, SubmitRequest
+from kinesis_pipelines.launch.submit import write_submit_files
 from kinesis_pipelines.processes import alive, start_group, stop_group
 from kinesis_pipelines.tools import python_executable
 
@@ -40,9 +41,7 @@ class LocalProcessLauncher:
         control_dir.mkdir(parents=True, exist_ok=True)
         for stale in (control.STOP_MARKER, control.INFO_FILE, control.ATTEMPTS_FILE, EXIT_FILE):
             (control_dir / stale).unlink(missing_ok=True)
-        Path(request.files_dir).mkdir(parents=True, exist_ok=True)
-        for name, content in request.files.items():
-            (Path(request.files_dir) / name).write_text(content)
+        write_submit_files(request)
         exit_file = control_dir / EXIT_FILE
         # The attempts runner leads the group: it relaunches a driver that died (up to
         # max_attempts) and records the last exit status, so any later process (a sensor, the

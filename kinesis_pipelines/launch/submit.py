@@ -22,14 +22,15 @@ from kinesis_pipelines.emulators.tls import TRUSTSTORE_PASSWORD
 from kinesis_pipelines.errors import SpecError
 from kinesis_pipelines.home import job_path
 from kinesis_pipelines.launch.base import SubmitRequest
+from kinesis_pipelines.launch.runtime import driver_python
 from kinesis_pipelines.planning import ReceiverPlan, checkpoint_generation
 from kinesis_pipelines.spec import PipelineSpec
-from kinesis_pipelines.tools import python_executable, spark_submit
+from kinesis_pipelines.tools import SparkInstallation, python_executable
+from kinesis_pipelines.versions import ConnectorProfile, spark_line
 
 APP_DIR = Path(receiver_app.__file__).parent
 PACKAGE_DIR = APP_DIR.parent
 CODE_ARCHIVE = "kinesis-pipelines-code.zip"  # shipped to a YARN cluster with --py-files
-YARN_NODE_PYTHON = "python3"
 YARN_EXECUTOR_CORES = 2  # per executor; the plan's cores spread over as many executors as needed
 
 
@@ -87,11 +88,10 @@ def on_cluster(spec: PipelineSpec) -> bool:
     return spec.job.master == "yarn"
 
 
-def cluster_python(spec: PipelineSpec) -> str:
-    """The Python that runs the executors (and on YARN the driver) on the cluster's nodes."""
-    if spec.job.python:
-        return spec.job.python
-    return YARN_NODE_PYTHON if on_cluster(spec) else python_executable()
+def ships_code(spec: PipelineSpec) -> bool:
+    """The driver imports this package from a shipped zip, not from its own environment: on a
+    cluster, and wherever the driver's Python is not this interpreter."""
+    return on_cluster(spec) or driver_python(spec) != python_executable()
 
 
 def write_code_archive(processor: str, target: Path) -> Path:
@@ -114,6 +114,18 @@ def write_code_archive(processor: str, target: Path) -> Path:
                     archive.write(source, source.relative_to(root.parent))
     partial.replace(target)
     return target
+
+
+def write_submit_files(request: SubmitRequest) -> Path:
+    """The files a submit names, on this host: the job file (and region override), and the code
+    zip when the request ships code."""
+    files_dir = Path(request.files_dir)
+    files_dir.mkdir(parents=True, exist_ok=True)
+    for name, content in request.files.items():
+        (files_dir / name).write_text(content)
+    if request.code_archive:
+        write_code_archive(request.processor, Path(request.code_archive))
+    return files_dir
 
 
 def driver_config(
@@ -149,10 +161,13 @@ def driver_config(
     )
 
 
-def generation_of(spec: PipelineSpec, plan: ReceiverPlan, connection: AwsConnection) -> str:
+def generation_of(
+    spec: PipelineSpec, plan: ReceiverPlan, connection: AwsConnection, spark_version: str
+) -> str:
     """The checkpoint generation: changes with anything pickled into a Spark checkpoint."""
     identity = {
         "spec_job": spec.job.model_dump(mode="json"),
+        "spark": spark_version,
         "stream": spec.stream.name,
         "application": spec.app_table.application_name,
         "receivers": plan.receivers,
@@ -172,19 +187,22 @@ def build_submit_request(
     ui_port: int,
     control_root: str,
     files_root: Path,
+    spark: SparkInstallation,
 ) -> SubmitRequest:
     """The spark-submit argv and env, and the files its driver reads.
 
     The driver's control directory is `control_root/<generation>` (on this host, or on the
     job's file system for a driver on the cluster); the files it reads are placed in
-    `files_root/<generation>` on this host, and shipped with `--files` to a cluster."""
-    override = region_override_xml(connection)
-    generation = generation_of(spec, plan, connection)
+    `files_root/<generation>` on this host, and shipped with `--files` to a cluster. `spark` is
+    the Spark that submits; its line picks the connector profile (KCL 1 or KCL 2)."""
+    profile = spark_line(spark.version).profile
+    override = region_override_xml(connection) if profile is ConnectorProfile.KCL1 else None
+    generation = generation_of(spec, plan, connection, spark.version)
     control_dir = join(control_root, generation)
     files_dir = files_root / generation
     config = driver_config(spec, plan, connection, generation, control_dir)
     cluster = on_cluster(spec)
-    node_python = cluster_python(spec)
+    node_python = driver_python(spec)
     java_options = []
     if override is not None:
         # on a cluster, --files puts the override in every container's working directory
@@ -192,7 +210,9 @@ def build_submit_request(
         if cluster:
             override_path = control.REGION_OVERRIDE_FILE
         java_options.append(f"-Dcom.amazonaws.regions.RegionUtils.fileOverride={override_path}")
-    if connection.java_truststore:
+    if connection.kinesis_emulated and profile is ConnectorProfile.KCL2:
+        java_options.append("-Daws.cborEnabled=false")  # SDK v2; v1 reads AWS_CBOR_DISABLE
+    if connection.java_truststore:  # the emulators' HTTPS endpoints, for either SDK
         java_options += [
             f"-Djavax.net.ssl.trustStore={connection.java_truststore}",
             f"-Djavax.net.ssl.trustStorePassword={TRUSTSTORE_PASSWORD}",
@@ -200,8 +220,7 @@ def build_submit_request(
         ]
     # What the driver and the executors find in their environment on every node
     node_env = {"AWS_REGION": connection.region, "PYTHONUNBUFFERED": "1"}
-    if connection.kinesis_emulated:
-        node_env["AWS_CBOR_DISABLE"] = "true"  # SDK v1 speaks CBOR to Kinesis; emulators want JSON
+    node_env.update(sdk_environment(connection, profile))
     if cluster and connection.embedded:
         node_env.update(EMULATOR_CREDENTIALS)  # the emulators' fixed fakes; never real keys
     conf = {
@@ -209,21 +228,23 @@ def build_submit_request(
         "spark.ui.port": "0" if cluster else str(ui_port),
         "spark.pyspark.python": node_python,
     }
-    if connection.kinesis_emulated:
-        conf["spark.executorEnv.AWS_CBOR_DISABLE"] = "true"
+    if not cluster:
+        conf.update(
+            {f"spark.executorEnv.{key}": value for key, value in sdk_environment(connection, profile).items()}
+        )
     if cluster:
         conf.update({f"spark.yarn.appMasterEnv.{key}": value for key, value in node_env.items()})
         conf.update({f"spark.executorEnv.{key}": value for key, value in node_env.items()})
         conf["spark.yarn.appMasterEnv.PYSPARK_PYTHON"] = node_python
         conf["spark.executorEnv.PYSPARK_PYTHON"] = node_python
     else:
-        conf["spark.pyspark.driver.python"] = python_executable()
+        conf["spark.pyspark.driver.python"] = node_python
     if java_options:
         joined = " ".join(java_options)
         conf["spark.driver.extraJavaOptions"] = joined
         conf["spark.executor.extraJavaOptions"] = joined
     argv = [
-        spark_submit(),
+        spark.submit,
         "--master", plan.master,
         "--name", f"kinesis-pipelines-{spec.name}",
         "--jars", assembly_jar,
@@ -236,6 +257,7 @@ def build_submit_request(
     if cluster:
         argv += ["--deploy-mode", "cluster"]
         argv += ["--files", ",".join(str(files_dir / name) for name in sorted(files))]
+    if ships_code(spec):
         argv += ["--py-files", str(files_dir / CODE_ARCHIVE)]
     for key, value in sorted({**conf, **spec.job.spark_conf}.items()):
         argv += ["--conf", f"{key}={value}"]
@@ -246,7 +268,7 @@ def build_submit_request(
         env["AWS_REGION"] = connection.region
     else:
         env.update(node_env)
-        env.update({"PYSPARK_PYTHON": node_python, "PYSPARK_DRIVER_PYTHON": python_executable()})
+        env.update({"PYSPARK_PYTHON": node_python, "PYSPARK_DRIVER_PYTHON": node_python})
         if plan.master.startswith("local"):
             env["SPARK_LOCAL_IP"] = "127.0.0.1"
     return SubmitRequest(
@@ -257,7 +279,7 @@ def build_submit_request(
         control_dir=control_dir,
         files_dir=str(files_dir),
         files=files,
-        code_archive=str(files_dir / CODE_ARCHIVE) if cluster else None,
+        code_archive=str(files_dir / CODE_ARCHIVE) if ships_code(spec) else None,
         processor=spec.job.processor,
         ui_port=ui_port,
         ui_host=conf.get("spark.driver.bindAddress", "127.0.0.1"),
@@ -266,6 +288,27 @@ def build_submit_request(
         checkpoint_dir=config.checkpoint_dir,
         max_attempts=spec.supervision.restart.driver_attempts if spec.supervision.enabled else 1,
     )
+
+
+def sdk_environment(connection: AwsConnection, profile: ConnectorProfile) -> dict[str, str]:
+    """What the connector's AWS SDK reads from the environment of the driver and the executors.
+
+    KCL 1 (SDK v1) speaks CBOR to Kinesis, which the emulators do not take (SDK v2's switch is the
+    `aws.cborEnabled` system property, set with the Java options); its DynamoDB and CloudWatch
+    endpoints come from the region-override file instead. KCL 2 (SDK v2) reads
+    `AWS_ENDPOINT_URL_<SERVICE>` for the clients Spark builds with a region only."""
+    env: dict[str, str] = {}
+    if profile is ConnectorProfile.KCL1:
+        if connection.kinesis_emulated:
+            env["AWS_CBOR_DISABLE"] = "true"
+        return env
+    for variable, url in (
+        ("AWS_ENDPOINT_URL_DYNAMODB", connection.endpoint("dynamodb")),
+        ("AWS_ENDPOINT_URL_CLOUDWATCH", connection.endpoint("cloudwatch")),
+    ):
+        if url:
+            env[variable] = url
+    return env
 
 
 def _spark_conf(spec: PipelineSpec, plan: ReceiverPlan) -> dict[str, str]:

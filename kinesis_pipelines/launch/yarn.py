@@ -32,7 +32,7 @@ from kinesis_pipelines.home import job_path
 from kinesis_pipelines.launch.base import DriverRecord, DriverState, DriverStatus, SubmitRequest
 from kinesis_pipelines.launch.hadoop import HadoopConf, hadoop_conf_dir, load_hadoop_conf
 from kinesis_pipelines.launch.job_files import job_files
-from kinesis_pipelines.launch.submit import write_code_archive
+from kinesis_pipelines.launch.submit import write_submit_files
 from kinesis_pipelines.spec import PipelineSpec
 
 SUBMIT_LOG = "spark-submit.log"
@@ -104,12 +104,7 @@ class YarnLauncher:
     # --- Launcher -------------------------------------------------------------------------
     def submit(self, request: SubmitRequest) -> DriverRecord:
         self.check_ready()
-        files_dir = Path(request.files_dir)
-        files_dir.mkdir(parents=True, exist_ok=True)
-        for name, content in request.files.items():
-            (files_dir / name).write_text(content)
-        if request.code_archive:
-            write_code_archive(request.processor, Path(request.code_archive))
+        files_dir = write_submit_files(request)
         files = self.files(request.control_dir)
         for stale in (control.STOP_MARKER, control.INFO_FILE):
             files.remove(join(request.control_dir, stale))

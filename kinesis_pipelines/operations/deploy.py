@@ -19,6 +19,7 @@ from kinesis_pipelines.aws.handover import clear_dead_driver
 from kinesis_pipelines.aws.kinesis import StreamReport
 from kinesis_pipelines.errors import LaunchError
 from kinesis_pipelines.launch import DriverRecord, DriverState, DriverStatus
+from kinesis_pipelines.launch.runtime import check_runtime, spark_of, spark_version_of
 from kinesis_pipelines.launch.submit import build_submit_request
 from kinesis_pipelines.operations.backends import Backends, Progress, quiet
 from kinesis_pipelines.operations.iam import check_orchestrator_permissions
@@ -83,6 +84,8 @@ def preflight(spec: PipelineSpec, backends: Backends, progress: Progress = quiet
     holds the orchestrator's actions (asked of IAM, on AWS itself), and the control table's
     records of this application are this pipeline's."""
     check_processor(spec.job.processor)
+    check_runtime(spec)
+    spark_of(spec)
     backends.launcher.check_ready()
     check_credentials(backends.connection)
     if not backends.connection.endpoints:  # AWS itself: IAM can check the policy in advance
@@ -101,7 +104,7 @@ def deploy(
     preflight(spec, backends, progress)
     stream_report = backends.stream.ensure_stream(progress=progress)
     table_report = ensure_app_table(spec, backends, stream_report, reset_app_table, progress)
-    jar = build_assembly(spec.job.spark_version, progress=progress)
+    jar = build_assembly(spark_version_of(spec), progress=progress)
     result = _start_job(spec, backends, assembly=jar, progress=progress)
     return Deployment(stream=stream_report, app_table=table_report, assembly=jar, job=result)
 
@@ -208,12 +211,12 @@ def _roll(
 ) -> DeployResult:
     say = progress
     store, launcher = backends.store, backends.launcher
-    jar = assembly or build_assembly(spec.job.spark_version, progress=say)
+    jar = assembly or build_assembly(spark_version_of(spec), progress=say)
     plan = receiver_plan(spec, len(backends.stream.open_shard_ids()))
     request = build_submit_request(
         spec, plan, backends.connection, jar.path, ui_port=free_port(),
         control_root=launcher.control_root(store.root / "generations"),
-        files_root=store.root / "generations",
+        files_root=store.root / "generations", spark=spark_of(spec),
     )  # fmt: skip
     with store.operation_lock():
         intent = store.intent()

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 import dagster as dg
 
 from kinesis_pipelines.errors import SpecError
+from kinesis_pipelines.launch.runtime import check_runtime, spark_version_of
 from kinesis_pipelines.orchestration.assets import assembly_asset, pipeline_assets
 from kinesis_pipelines.orchestration.checks import pipeline_checks
 from kinesis_pipelines.orchestration.jobs import pipeline_jobs
@@ -14,7 +15,7 @@ from kinesis_pipelines.orchestration.schedules import rebalance_schedule
 from kinesis_pipelines.orchestration.sensors import health_sensor
 from kinesis_pipelines.spec import PipelineSpec
 from kinesis_pipelines.validation import check_pipelines_apart, check_processor
-from kinesis_pipelines.versions import SUPPORTED_SPARK_VERSIONS
+from kinesis_pipelines.versions import TESTED_SPARK_VERSION
 
 
 def pipeline_definitions(spec: PipelineSpec) -> dg.Definitions:
@@ -22,6 +23,7 @@ def pipeline_definitions(spec: PipelineSpec) -> dg.Definitions:
     is shared)."""
     try:
         check_processor(spec.job.processor)
+        check_runtime(spec)
     except SpecError as exc:
         raise SpecError(f"pipeline {spec.name}: {exc}") from exc
     return dg.Definitions(
@@ -36,7 +38,7 @@ def pipeline_definitions(spec: PipelineSpec) -> dg.Definitions:
 
 def shared_definitions(specs: Sequence[PipelineSpec]) -> dg.Definitions:
     """What pipelines share: one assembly-jar asset per Spark version."""
-    versions = sorted({spec.job.spark_version for spec in specs} or set(SUPPORTED_SPARK_VERSIONS))
+    versions = sorted({spark_version_of(spec) for spec in specs} or {TESTED_SPARK_VERSION})
     return dg.Definitions(assets=[assembly_asset(version) for version in versions])
 
 

@@ -7,6 +7,7 @@ from pydantic import Field
 
 from kinesis_pipelines import operations, versions
 from kinesis_pipelines.assembly.build import build_assembly
+from kinesis_pipelines.launch.runtime import spark_version_of
 from kinesis_pipelines.operations import startup
 from kinesis_pipelines.orchestration.resources import backends_from, resource_keys
 from kinesis_pipelines.spec import PipelineSpec
@@ -126,7 +127,7 @@ def pipeline_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=job_asset_key(name),
         kinds={"spark"},
-        deps=[stream, app_table, assembly_key(spec.job.spark_version)],
+        deps=[stream, app_table, assembly_key(spark_version_of(spec))],
         description=(
             f"The Spark Streaming job reading {spec.stream.name} with one receiver per open shard "
             "(bounded by max receivers and cores). Same spec while it runs: unchanged; changed "

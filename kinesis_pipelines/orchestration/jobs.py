@@ -8,6 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from kinesis_pipelines import operations
+from kinesis_pipelines.launch.runtime import spark_version_of
 from kinesis_pipelines.orchestration.assets import assembly_key
 from kinesis_pipelines.orchestration.resources import backends_from, resource_keys
 from kinesis_pipelines.spec import PipelineSpec
@@ -68,7 +69,7 @@ def pipeline_jobs(spec: PipelineSpec) -> list[Any]:
     deploy = dg.define_asset_job(
         name=deploy_job_name(name),
         selection=dg.AssetSelection.groups(name)
-        | dg.AssetSelection.keys(assembly_key(spec.job.spark_version)),
+        | dg.AssetSelection.keys(assembly_key(spark_version_of(spec))),
         description=f"Create what is missing and run the streaming job of {name}.",
         tags=tags,
     )

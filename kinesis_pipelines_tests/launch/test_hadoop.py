@@ -54,6 +54,7 @@ def test_a_folder_without_yarn_site_is_refused(tmp_path: Path, monkeypatch: pyte
 
 def test_an_unreachable_resource_manager_fails_before_any_submit(tmp_path: Path) -> None:
     from kinesis_pipelines.errors import LaunchError
+    from kinesis_pipelines.launch.runtime import spark_of
     from kinesis_pipelines.launch.submit import build_submit_request
     from kinesis_pipelines.launch.yarn import SUBMIT_LOG, YarnLauncher
     from kinesis_pipelines.operations.deploy import receiver_plan
@@ -69,7 +70,9 @@ def test_an_unreachable_resource_manager_fails_before_any_submit(tmp_path: Path)
     launcher = YarnLauncher(spec)
     with pytest.raises(LaunchError, match=r"ResourceManager at http://127\.0\.0\.1:\d+ is unreachable"):
         launcher.check_ready()
-    request = build_submit_request(spec, receiver_plan(spec, 1), REAL, "/a.jar", 0, "hdfs://nn/c", tmp_path)
+    request = build_submit_request(
+        spec, receiver_plan(spec, 1), REAL, "/a.jar", 0, "hdfs://nn/c", tmp_path, spark=spark_of(spec)
+    )
     with pytest.raises(LaunchError, match=r"yarn\.resourcemanager\.webapp\.address"):
         launcher.submit(request)
     assert not (tmp_path / request.generation / SUBMIT_LOG).exists()  # spark-submit never ran

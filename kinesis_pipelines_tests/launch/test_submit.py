@@ -12,8 +12,11 @@ from kinesis_pipelines.app import control
 from kinesis_pipelines.aws.connection import AwsConnection
 from kinesis_pipelines.launch.submit import APP_DIR, build_submit_request, render_command
 from kinesis_pipelines.operations.deploy import receiver_plan
-from kinesis_pipelines.tools import spark_submit
+from kinesis_pipelines.tools import SparkInstallation
 from kinesis_pipelines_tests.e2e.helpers import make_spec
+from kinesis_pipelines_tests.support.golden import assert_golden
+
+GOLDEN = Path(__file__).with_name("golden")
 
 EMULATED = AwsConnection(
     region="us-east-1",
@@ -27,13 +30,14 @@ EMULATED = AwsConnection(
     embedded=True,
 )
 REAL = AwsConnection(region="eu-west-1")
+SPARK = SparkInstallation(Path("/opt/spark"), "3.3.0", "2.12", "a test")
 
 
 def normalized(values: list[str], control_dir: str) -> list[str]:
     """Machine-specific paths replaced by names, so the golden lists hold on any machine."""
     swaps = {
         control_dir: "<control>",
-        spark_submit(): "<spark-submit>",
+        SPARK.submit: "<spark-submit>",
         sys.executable: "<python>",
         str(APP_DIR): "<app>",
     }
@@ -49,7 +53,9 @@ def test_local_master_against_the_emulators(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
     spec = make_spec("golden", shards=2, executor_cores=3)
     plan = receiver_plan(spec, open_shards=2)
-    request = build_submit_request(spec, plan, EMULATED, "/jars/asl.jar", 4041, str(tmp_path), tmp_path)
+    request = build_submit_request(
+        spec, plan, EMULATED, "/jars/asl.jar", 4041, str(tmp_path), tmp_path, spark=SPARK
+    )
     assert normalized(request.argv, request.control_dir) == [
         "<spark-submit>",
         "--master", "local[3]",
@@ -102,7 +108,9 @@ def test_standalone_master_on_real_aws(tmp_path: Path) -> None:
         checkpoint_dir="hdfs://nn:8020/checkpoints", sink={"path": "hdfs://nn:8020/out"},
     )  # fmt: skip
     plan = receiver_plan(spec, open_shards=4)
-    request = build_submit_request(spec, plan, REAL, "/jars/asl.jar", 4041, str(tmp_path), tmp_path)
+    request = build_submit_request(
+        spec, plan, REAL, "/jars/asl.jar", 4041, str(tmp_path), tmp_path, spark=SPARK
+    )
     argv = normalized(request.argv, request.control_dir)
     assert argv[:9] == [
         "<spark-submit>",
@@ -126,11 +134,11 @@ def test_standalone_master_on_real_aws(tmp_path: Path) -> None:
 def test_generation_changes_with_the_job_and_not_with_the_port(tmp_path: Path) -> None:
     spec = make_spec("golden", shards=2)
     plan = receiver_plan(spec, 2)
-    first = build_submit_request(spec, plan, REAL, "/a.jar", 4041, str(tmp_path), tmp_path)
-    other_port = build_submit_request(spec, plan, REAL, "/a.jar", 4999, str(tmp_path), tmp_path)
+    first = build_submit_request(spec, plan, REAL, "/a.jar", 4041, str(tmp_path), tmp_path, spark=SPARK)
+    other_port = build_submit_request(spec, plan, REAL, "/a.jar", 4999, str(tmp_path), tmp_path, spark=SPARK)
     changed = make_spec("golden", shards=2, batch_interval_seconds=1)
     second = build_submit_request(
-        changed, receiver_plan(changed, 2), REAL, "/a.jar", 4041, str(tmp_path), tmp_path
+        changed, receiver_plan(changed, 2), REAL, "/a.jar", 4041, str(tmp_path), tmp_path, spark=SPARK
     )
     assert first.generation == other_port.generation != second.generation
 
@@ -146,7 +154,9 @@ def test_yarn_cluster_mode_ships_code_and_files(tmp_path: Path, monkeypatch: pyt
     )  # fmt: skip
     plan = receiver_plan(spec, open_shards=2)
     control_root = "hdfs://nn:8020/kp/checkpoints/golden/control"
-    request = build_submit_request(spec, plan, EMULATED, "/jars/asl.jar", 4041, control_root, tmp_path)
+    request = build_submit_request(
+        spec, plan, EMULATED, "/jars/asl.jar", 4041, control_root, tmp_path, spark=SPARK
+    )
     files_dir = str(tmp_path / request.generation)
     argv = normalized(request.argv, files_dir)
     assert argv[:9] == ["<spark-submit>", "--master", "yarn", "--name", "kinesis-pipelines-golden",
@@ -181,7 +191,9 @@ def test_yarn_on_real_aws_passes_no_credentials(tmp_path: Path) -> None:
         "golden", shards=1, master="yarn", checkpoint_dir="hdfs://nn/c", sink={"path": "s3a://b/o"}
     )
     plan = receiver_plan(spec, open_shards=1)
-    request = build_submit_request(spec, plan, REAL, "/a.jar", 4041, "hdfs://nn/c/golden/control", tmp_path)
+    request = build_submit_request(
+        spec, plan, REAL, "/a.jar", 4041, "hdfs://nn/c/golden/control", tmp_path, spark=SPARK
+    )
     assert not [arg for arg in request.argv if "AWS_ACCESS_KEY_ID" in arg or "SECRET" in arg]
     assert "--conf" in request.argv and "spark.yarn.appMasterEnv.PYSPARK_PYTHON=python3" in request.argv
 
@@ -204,7 +216,7 @@ def test_standalone_driver_binds_the_address_workers_reach(tmp_path: Path) -> No
         checkpoint_dir="file:///shared/c", sink={"path": "file:///shared/o"},
     )  # fmt: skip
     request = build_submit_request(
-        spec, receiver_plan(spec, 1), REAL, "/a.jar", 4041, str(tmp_path), tmp_path
+        spec, receiver_plan(spec, 1), REAL, "/a.jar", 4041, str(tmp_path), tmp_path, spark=SPARK
     )
     assert (
         "spark.driver.host=10.0.0.9" in request.argv and "spark.driver.bindAddress=10.0.0.9" in request.argv
@@ -226,3 +238,47 @@ def test_aws_endpoints_come_from_botocore_and_are_partition_aware() -> None:
     assert "<Hostname>kinesis.cn-north-1.amazonaws.com.cn</Hostname>" in override
     assert "<Hostname>monitoring.cn-north-1.amazonaws.com.cn</Hostname>" in override
     assert not only_dynamodb_emulated.kinesis_emulated
+
+
+@pytest.mark.parametrize(
+    ("spark_version", "scala"), [("3.3.0", "2.12"), ("3.5.4", "2.12"), ("4.0.1", "2.13"), ("4.2.0", "2.13")]
+)
+def test_argv_and_environment_per_spark_line(
+    spark_version: str, scala: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connector profile decides how the emulators are reached. KCL 1 (up to 4.1): a region
+    override file (HTTPS, with the trust store) and CBOR off. KCL 2 (4.2): AWS_ENDPOINT_URL_* in the
+    driver's and executors' environment, and no override file."""
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    spark = SparkInstallation(Path("/opt/spark"), spark_version, scala, "a test")
+    spec = make_spec("golden", shards=2, executor_cores=3)
+    request = build_submit_request(
+        spec, receiver_plan(spec, 2), EMULATED, "/jars/asl.jar", 4041, str(tmp_path), tmp_path, spark=spark
+    )
+    shown = [*normalized(request.argv, request.control_dir), ""]
+    shown += [f"{key}={value}" for key, value in sorted(request.env.items())]
+    shown = [line.replace(sys.executable, "<python>") for line in shown]
+    assert_golden("\n".join(shown) + "\n", GOLDEN / f"submit-{spark_version}.txt")
+    kcl2 = spark_version.startswith("4.2")
+    assert (control.REGION_OVERRIDE_FILE in request.files) is not kcl2
+    assert ("AWS_ENDPOINT_URL_DYNAMODB" in request.env) is kcl2
+    assert (
+        f"spark.executorEnv.AWS_ENDPOINT_URL_DYNAMODB={EMULATED.endpoint('dynamodb')}" in request.argv
+    ) is kcl2
+
+
+def test_a_different_driver_python_gets_the_code_shipped(tmp_path: Path) -> None:
+    """The orchestrator on one Python, the driver on another: the driver imports this package from
+    the shipped zip, and both Spark's driver and worker Pythons are the pipeline's."""
+    spec = make_spec("golden", shards=1, python="/opt/py310/bin/python3")
+    request = build_submit_request(
+        spec, receiver_plan(spec, 1), REAL, "/a.jar", 4041, str(tmp_path), tmp_path, spark=SPARK
+    )
+    assert request.env["PYSPARK_DRIVER_PYTHON"] == request.env["PYSPARK_PYTHON"] == "/opt/py310/bin/python3"
+    assert "spark.pyspark.driver.python=/opt/py310/bin/python3" in request.argv
+    assert request.argv[request.argv.index("--py-files") + 1] == request.code_archive
+    same = build_submit_request(
+        make_spec("golden", shards=1), receiver_plan(spec, 1), REAL, "/a.jar", 4041, str(tmp_path), tmp_path,
+        spark=SPARK,
+    )  # fmt: skip
+    assert "--py-files" not in same.argv and same.code_archive is None

@@ -1,0 +1,114 @@
+package io.kinesispipelines.spark;
+
+import java.io.Serializable;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import org.apache.spark.storage.StorageLevel;
+import org.apache.spark.streaming.Duration;
+import org.apache.spark.streaming.api.java.JavaDStream;
+import org.apache.spark.streaming.api.java.JavaStreamingContext;
+import org.apache.spark.streaming.kinesis.KinesisInitialPositions;
+import org.apache.spark.streaming.kinesis.KinesisInputDStream;
+import org.apache.spark.streaming.kinesis.SparkAWSCredentials;
+import scala.reflect.ClassTag;
+import scala.reflect.ClassTag$;
+import scala.runtime.AbstractFunction1;
+import software.amazon.kinesis.metrics.MetricsLevel;
+import software.amazon.kinesis.retrieval.KinesisClientRecord;
+
+/**
+ * Kinesis input DStreams whose elements carry each record's identity, for Python.
+ *
+ * <p>pyspark's {@code KinesisUtils.createStream} hands Python the record's data only. Each element
+ * here is the record's key, a newline, then the record's data. The key is the record's sequence
+ * number (with its sub-sequence number for a KPL-aggregated user record) and a hash of its partition
+ * key: what identifies a record within a stream, so that a record KCL reads a second time (after a
+ * lease moves between workers, or after a restart from a KCL checkpoint) can be recognised.
+ *
+ * <p>With a role to assume, KCL's credentials are {@link AssumedRoleCredentials}: the resolved
+ * STS endpoint, and the external id read from the environment, never held.
+ *
+ * <p>The KCL 2 profile (Spark 4.2+, AWS SDK v2): records are {@code KinesisClientRecord}s. The
+ * same Python-facing signature as the KCL 1 helper, so the receiver application is one for both.
+ */
+public final class KeyedKinesisStreams {
+
+  /** The element for one record: {@code key '\n' data}. */
+  static final class KeyedRecord extends AbstractFunction1<KinesisClientRecord, byte[]>
+      implements Serializable {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    public byte[] apply(KinesisClientRecord record) {
+      byte[] key = keyOf(record).getBytes(StandardCharsets.UTF_8);
+      ByteBuffer data = record.data().asReadOnlyBuffer();
+      byte[] element = new byte[key.length + 1 + data.remaining()];
+      System.arraycopy(key, 0, element, 0, key.length);
+      element[key.length] = '\n';
+      data.get(element, key.length + 1, data.remaining());
+      return element;
+    }
+  }
+
+  static String keyOf(KinesisClientRecord record) {
+    StringBuilder key = new StringBuilder(record.sequenceNumber());
+    if (record.aggregated()) {
+      key.append('.').append(record.subSequenceNumber());
+    }
+    String partitionKey = record.partitionKey();
+    key.append(':').append(Integer.toHexString(partitionKey == null ? 0 : partitionKey.hashCode()));
+    return key.toString();
+  }
+
+  public JavaDStream<byte[]> createStream(
+      JavaStreamingContext jssc,
+      String applicationName,
+      String streamName,
+      String endpointUrl,
+      String regionName,
+      String initialPosition,
+      long initialTimestampMillis,
+      long checkpointIntervalMillis,
+      StorageLevel storageLevel,
+      String metricsLevel,
+      String roleArn,
+      String sessionName,
+      String externalIdEnv,
+      String stsEndpoint,
+      int sessionDurationSeconds) {
+    KinesisInputDStream.Builder builder =
+        KinesisInputDStream.builder()
+            .streamingContext(jssc)
+            .checkpointAppName(applicationName)
+            .streamName(streamName)
+            .endpointUrl(endpointUrl)
+            .regionName(regionName)
+            .checkpointInterval(new Duration(checkpointIntervalMillis))
+            .storageLevel(storageLevel)
+            .metricsLevel(MetricsLevel.valueOf(metricsLevel));
+    switch (initialPosition) {
+      case "TRIM_HORIZON":
+        builder = builder.initialPosition(new KinesisInitialPositions.TrimHorizon());
+        break;
+      case "LATEST":
+        builder = builder.initialPosition(new KinesisInitialPositions.Latest());
+        break;
+      case "AT_TIMESTAMP":
+        builder =
+            builder.initialPosition(
+                new KinesisInitialPositions.AtTimestamp(new java.util.Date(initialTimestampMillis)));
+        break;
+      default:
+        throw new IllegalArgumentException(
+            "initial position must be TRIM_HORIZON, LATEST or AT_TIMESTAMP, not " + initialPosition);
+    }
+    if (roleArn != null) {
+      SparkAWSCredentials credentials =
+          new AssumedRoleCredentials(roleArn, sessionName, externalIdEnv, stsEndpoint, sessionDurationSeconds);
+      builder = builder.kinesisCredentials(credentials);  // DynamoDB and CloudWatch use them too
+    }
+    ClassTag<byte[]> bytes = ClassTag$.MODULE$.apply(byte[].class);
+    KinesisInputDStream<byte[]> stream = builder.buildWithMessageHandler(new KeyedRecord(), bytes);
+    return new JavaDStream<>(stream, bytes);
+  }
+}
