@@ -32,3 +32,5 @@ class DriverInfo(BaseModel):
     fence_owner: str = ""
     started_at: float
     pid: int | None = None
+    python: str = ""  # the driver's Python, major.minor.micro
+    spark_version: str = ""

@@ -130,6 +130,8 @@ def write_info(config: DriverConfig, sc: Any, recovered: bool, owner: str = "") 
         recovered_from_checkpoint=recovered,
         started_at=time.time(),
         pid=os.getpid(),
+        python=".".join(map(str, sys.version_info[:3])),
+        spark_version=sc.version,
     )
     path = join(config.control_dir, control.INFO_FILE)
     files_for(path).write_text(path, info.model_dump_json())

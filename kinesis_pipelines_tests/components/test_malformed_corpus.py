@@ -4,17 +4,15 @@ path the webserver and `dg check defs` take), and change nothing."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-import textwrap
-import uuid
 from pathlib import Path
 
 import pytest
 
 from kinesis_pipelines.cli import main
 from kinesis_pipelines.definitions import load_project_definitions
+from kinesis_pipelines_tests.support.dg_project import make_project
 
 CORPUS = Path(__file__).with_name("corpus")
 SINGLE = sorted((CORPUS / "single").iterdir())
@@ -29,48 +27,6 @@ def expectations(case: Path, defs_file: Path, name: str = "expect.txt") -> list[
     for item in source.read_text().splitlines():
         wanted.append(f"{defs_file}:{item}:" if item.isdigit() else item)
     return wanted
-
-
-def make_project(tmp_path: Path, pipelines: dict[str, Path]) -> tuple[Path, str]:
-    """A throwaway dg project whose defs folder holds the given defs.yaml files."""
-    package = f"kp_corpus_{uuid.uuid4().hex[:8]}"
-    root = tmp_path / "project"
-    (root / package / "defs").mkdir(parents=True)
-    (root / package / "__init__.py").write_text("")
-    (root / package / "defs" / "__init__.py").write_text("")
-    (root / package / "definitions.py").write_text(
-        textwrap.dedent(
-            """
-            from pathlib import Path
-            import dagster as dg
-            from kinesis_pipelines.definitions import load_project_definitions
-
-            @dg.definitions
-            def defs() -> dg.Definitions:
-                return load_project_definitions(Path(__file__).resolve().parent.parent)
-            """
-        )
-    )
-    (root / "pyproject.toml").write_text(
-        textwrap.dedent(
-            f"""
-            [project]
-            name = "{package}"
-            version = "0"
-            [tool.dg]
-            directory_type = "project"
-            [tool.dg.project]
-            root_module = "{package}"
-            defs_module = "{package}.defs"
-            [tool.dg.cli]
-            suppress_warnings = ["project_and_activated_venv_mismatch"]
-            """
-        )
-    )
-    for name, source in pipelines.items():
-        (root / package / "defs" / name).mkdir()
-        shutil.copyfile(source, root / package / "defs" / name / "defs.yaml")
-    return root, package
 
 
 def test_corpus_is_large_enough() -> None:
