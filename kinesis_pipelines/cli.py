@@ -115,27 +115,58 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from kinesis_pipelines import operations
-    from kinesis_pipelines.operations import monitoring
+    from kinesis_pipelines.operations.status import pipeline_status, render_status
+
+    spec = load_spec(args.spec)
+    status = pipeline_status(spec, operations.backends_for(spec))
+    print(status.model_dump_json() if args.json else render_status(status), end="\n" if args.json else "")
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    """The driver's log wherever it runs (a file on this host, YARN's NodeManager); --follow
+    prints what is added until the driver ends or Ctrl-C."""
+    import time
+
+    from kinesis_pipelines import operations
+    from kinesis_pipelines.launch import DriverState
 
     spec = load_spec(args.spec)
     backends = operations.backends_for(spec)
     record = backends.store.driver()
-    out: dict[str, Any] = {"deployed": record is not None}
-    if record is not None:
-        status = backends.launcher.status(record)
-        intent = backends.store.intent()
-        out.update(
-            driver_id=record.driver_id,
-            state=status.state.value,
-            intent=intent.desired if intent else "running",
-            generation=record.generation,
-            receivers=record.receivers,
-            ui=record.ui_url,
-            log=record.log_location,
-            statistics=monitoring.streaming_statistics(backends.launcher, record),
-        )
-    print(json.dumps(out, indent=2))
+    if record is None:
+        print(f"{spec.name} was never deployed: no driver log", file=sys.stderr)
+        return 1
+    text = backends.launcher.logs(record)
+    lines = text.splitlines()
+    print("\n".join(lines[-args.lines :]) if args.lines else text, flush=True)
+    seen = len(text)
+    while args.follow:
+        time.sleep(1.0)
+        text = backends.launcher.logs(record)
+        if len(text) < seen:  # the log was rotated or a new attempt began
+            seen = 0
+        if len(text) > seen:
+            print(text[seen:], end="", flush=True)
+            seen = len(text)
+        elif backends.launcher.status(record).state is not DriverState.RUNNING:
+            print(f"\n[{spec.name}: the driver is no longer running]", file=sys.stderr)
+            break
     return 0
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    from kinesis_pipelines import operations
+
+    spec = load_spec(args.spec)
+    result = operations.restart(spec, operations.backends_for(spec), progress=_say(args.json))
+    if args.json:
+        print(result.model_dump_json())
+    elif result.record is not None:
+        print(f"{result.action}: {result.record.driver_id} ({result.reason}); UI {result.record.ui_url}")
+    else:
+        print(f"{result.action}: {result.reason}")
+    return 0 if result.action != "refused" else 1
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
@@ -271,25 +302,40 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from kinesis_pipelines import versions
+    from kinesis_pipelines import __version__, versions
 
     parser = argparse.ArgumentParser(
         prog="kinesis-pipelines",
         description="Deploy and operate Spark Streaming jobs that read Amazon Kinesis.",
+        epilog="example:\n  kinesis-pipelines deploy kinesis_pipelines/defs/records/defs.yaml\n"
+        "state lives in $KINESIS_PIPELINES_HOME (see README: Where state lives)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"kinesis-pipelines {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("validate", help="check pipeline spec files; nothing touches AWS")
-    p.add_argument("spec", nargs="+", type=Path)
+    def command(name: str, summary: str, example: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name, help=summary, description=f"{summary}.", epilog=f"example:\n  {example}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )  # fmt: skip
+
+    spec_help = "the pipeline spec: a defs.yaml of the KinesisPipeline component, or a bare spec"
+
+    p = command("validate", "check pipeline spec files completely; nothing touches AWS",
+                "kinesis-pipelines validate kinesis_pipelines/defs/*/defs.yaml")  # fmt: skip
+    p.add_argument("spec", nargs="+", type=Path, help="one or more spec files (checked together)")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("plan", help="what a deploy would create and submit")
-    p.add_argument("spec", type=Path)
-    p.add_argument("--json", action="store_true")
+    p = command("plan", "what a deploy would create and submit; changes nothing",
+                "kinesis-pipelines plan pipelines/orders.yaml")  # fmt: skip
+    p.add_argument("spec", type=Path, help=spec_help)
+    p.add_argument("--json", action="store_true", help="one JSON object instead of text")
     p.set_defaults(func=cmd_plan)
 
-    p = sub.add_parser("deploy", help="create what is missing and run the streaming job")
-    p.add_argument("spec", type=Path)
+    p = command("deploy", "create what is missing (stream, lease table, assembly) and run the job",
+                "kinesis-pipelines deploy pipelines/orders.yaml")  # fmt: skip
+    p.add_argument("spec", type=Path, help=spec_help)
     p.add_argument(
         "--reset-app-table",
         action="store_true",
@@ -297,63 +343,84 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_deploy)
 
-    p = sub.add_parser("stop", help="stop the streaming job gracefully")
-    p.add_argument("spec", type=Path)
+    p = command("stop", "stop the streaming job gracefully (a last batch, then exit)",
+                "kinesis-pipelines stop pipelines/orders.yaml")  # fmt: skip
+    p.add_argument("spec", type=Path, help=spec_help)
     p.set_defaults(func=cmd_stop)
 
-    p = sub.add_parser("status", help="the driver's state and streaming statistics")
-    p.add_argument("spec", type=Path)
+    p = command("restart", "replace the driver from its Spark checkpoint, as the Dagster restart job does",
+                "kinesis-pipelines restart pipelines/orders.yaml")  # fmt: skip
+    p.add_argument("spec", type=Path, help=spec_help)
+    p.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    p.set_defaults(func=cmd_restart)
+
+    p = command("status", "health, receivers, the last batch, lag per shard, restarts, logs and UI",
+                "kinesis-pipelines status pipelines/orders.yaml --json")  # fmt: skip
+    p.add_argument("spec", type=Path, help=spec_help)
+    p.add_argument("--json", action="store_true", help="one JSON object (for scripts) instead of text")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("produce", help="put test records on the pipeline's stream")
-    p.add_argument("spec", type=Path)
+    p = command("logs", "the driver's log, wherever the driver runs (this host or YARN)",
+                "kinesis-pipelines logs pipelines/orders.yaml --follow")  # fmt: skip
+    p.add_argument("spec", type=Path, help=spec_help)
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing what is added")
+    p.add_argument("--lines", "-n", type=int, default=200, help="show the last N lines first (200; 0: all)")
+    p.set_defaults(func=cmd_logs)
+
+    p = command("produce", "put test records on the pipeline's stream",
+                "kinesis-pipelines produce pipelines/orders.yaml --ids 1000 --rate 100")  # fmt: skip
+    p.add_argument("spec", type=Path, help=spec_help)
     group = p.add_mutually_exclusive_group()
     group.add_argument("--ids", type=int, help="put N unique, checkable ids")
     group.add_argument("--lines", type=int, default=100, help="lines of random words (default)")
-    p.add_argument("--words-per-line", type=int, default=10)
-    p.add_argument("--rate", type=float, default=None, help="records per second")
-    p.add_argument("--run-id", default=None)
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--words-per-line", type=int, default=10, help="words in each line (10)")
+    p.add_argument(
+        "--rate", type=float, default=None, help="records per second (default: as fast as possible)"
+    )
+    p.add_argument("--run-id", default=None, help="prefix of the ids, to tell runs apart (default: random)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the random words (default: random)")
     p.set_defaults(func=cmd_produce)
 
-    p = sub.add_parser("local-aws", help="the embedded local AWS (Kinesis, DynamoDB, CloudWatch)")
-    p.add_argument("action", choices=["start", "stop", "status"])
+    p = command("local-aws", "the embedded local AWS (Kinesis, DynamoDB, CloudWatch, STS)",
+                "kinesis-pipelines local-aws start")  # fmt: skip
+    p.add_argument("action", choices=["start", "stop", "status"], help="start, stop or show it")
     p.set_defaults(func=cmd_local_aws)
 
-    p = sub.add_parser("assembly", help="build (or find cached) the kinesis-asl assembly jar")
+    p = command("assembly", "build (or find cached) the kinesis-asl assembly jar",
+                "kinesis-pipelines assembly --spark-version 3.5.4")  # fmt: skip
     p.add_argument(
         "--spark-version",
         help="Spark release (default: the Spark of SPARK_HOME or the pyspark extra, else "
         f"{versions.TESTED_SPARK_VERSION})",
     )
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON line, no progress")
     p.set_defaults(func=cmd_assembly)
 
-    p = sub.add_parser("rebalance", help="measure, plan and apply a capacity rebalance")
-    p.add_argument("spec", type=Path)
+    p = command("rebalance", "measure, plan and apply a capacity rebalance (reshard, resize receivers)",
+                "kinesis-pipelines rebalance pipelines/orders.yaml --dry-run")  # fmt: skip
+    p.add_argument("spec", type=Path, help=spec_help)
     p.add_argument("--dry-run", action="store_true", help="show the plan; change nothing")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of text")
     p.set_defaults(func=cmd_rebalance)
 
-    p = sub.add_parser(
-        "iam",
-        help="least-privilege IAM policies per pipeline and role (orchestrator, driver, producer)",
-        description="Example: kinesis-pipelines iam pipelines/orders.yaml --account 123456789012 --out iam/",
-    )
+    p = command("iam", "least-privilege IAM policies per pipeline and role (orchestrator, driver, producer)",
+                "kinesis-pipelines iam pipelines/orders.yaml --account 123456789012 --out iam/")  # fmt: skip
     p.add_argument("spec", type=Path, nargs="+", help="pipeline spec files")
     p.add_argument("--account", help="the 12-digit AWS account (default: credentials.role_arn's, else STS)")
     p.add_argument("--out", type=Path, help="also write <pipeline>.<role>.json into this folder")
     p.add_argument("--json", action="store_true", help="JSON instead of a Markdown snippet")
     p.set_defaults(func=cmd_iam)
 
-    p = sub.add_parser("schema", help="the JSON schema of defs.yaml, from the pipeline spec")
+    p = command("schema", "the JSON schema of defs.yaml, from the pipeline spec",
+                "kinesis-pipelines schema > defs.schema.json")  # fmt: skip
     p.add_argument("--write", action="store_true", help="update the shipped schema file")
     p.set_defaults(func=cmd_schema)
 
-    p = sub.add_parser("demo", help="the main job: a pipeline consuming Kinesis end to end")
+    p = command("demo", "the main job: a pipeline consuming Kinesis end to end on the embedded AWS",
+                "kinesis-pipelines demo --duration 60 --rate 300 --json")  # fmt: skip
     p.add_argument("--duration", type=float, default=30.0, help="seconds of producing (30)")
     p.add_argument("--rate", type=float, default=200.0, help="records per second (200)")
-    p.add_argument("--shards", type=int, default=2)
+    p.add_argument("--shards", type=int, default=2, help="shards of the demo stream (2)")
     p.add_argument("--json", action="store_true", help="end with one JSON summary line")
     p.set_defaults(func=cmd_demo)
     return parser

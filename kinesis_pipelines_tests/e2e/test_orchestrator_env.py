@@ -161,5 +161,25 @@ def test_deploy_from_python_311_with_the_driver_on_python_310(
     print(f"orchestrator on 3.11, driver on {info.python}, Spark {info.spark_version}: {tally.model_dump()}")
     assert (tally.lost, tally.duplicates) == (0, 0), tally
 
+    # the operator's commands from the same host: status (text and JSON), logs, restart
+    shown = run(orchestrator_bin, spark_home, "kinesis-pipelines", "status", str(path), "--json")
+    assert shown.returncode == 0, shown.stderr
+    status = json.loads(shown.stdout)
+    assert (status["health"], status["receivers_active"], status["receivers_planned"]) == ("healthy", 2, 2)
+    assert status["last_batch"] is not None and len(status["lag_ms_per_shard"]) == 2
+    assert (status["restarts_used"], status["driver_python"]) == (0, info.python)
+    text = run(orchestrator_bin, spark_home, "kinesis-pipelines", "status", str(path)).stdout
+    assert "HEALTHY" in text and "2 of 2 active" in text and "lag shardId-" in text, text
+    logs = run(orchestrator_bin, spark_home, "kinesis-pipelines", "logs", str(path), "-n", "20")
+    assert logs.returncode == 0 and len(logs.stdout.splitlines()) == 20, logs.stderr
+    restarted = run(orchestrator_bin, spark_home, "kinesis-pipelines", "restart", str(path), "--json")
+    assert restarted.returncode == 0, restarted.stdout[-2000:] + restarted.stderr[-2000:]
+    result = json.loads(restarted.stdout.strip().splitlines()[-1])
+    assert result["action"] == "restarted" and result["record"]["driver_id"] != record.driver_id
+    more = unique_ids("split-after-restart", 500)
+    put_all(backends.stream.client, spec.stream.name, more)
+    tally = wait_all_out(spec, ids + more, timeout=180)
+    assert (tally.lost, tally.duplicates) == (0, 0), tally
+
     stopped = run(orchestrator_bin, spark_home, "kinesis-pipelines", "stop", str(path))
     assert stopped.returncode == 0, stopped.stderr
