@@ -16,6 +16,9 @@ from kinesis_pipelines import versions
 from kinesis_pipelines.errors import KinesisPipelinesError
 from kinesis_pipelines.spec import PipelineSpec
 
+# Commands that read or write the state home: each says at its start where that is.
+STATEFUL_COMMANDS = {"plan", "deploy", "stop", "restart", "status", "logs", "rebalance", "local-aws", "demo"}
+
 
 def load_spec(path: Path) -> PipelineSpec:
     """Load a spec and import its processor, so every error names the file."""
@@ -431,6 +434,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # SIGTERM unwinds like Ctrl-C, so an interrupted demo stops the servers and driver it started.
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)
+    if args.command in STATEFUL_COMMANDS:
+        from kinesis_pipelines.home import describe_state_home
+
+        print(describe_state_home(), file=sys.stderr)  # stderr: --json output stays one line
     try:
         return int(args.func(args))
     except KinesisPipelinesError as exc:

@@ -9,8 +9,20 @@ HOME_ENV = "KINESIS_PIPELINES_HOME"
 
 
 def state_home() -> Path:
-    """$KINESIS_PIPELINES_HOME, else .kinesis-pipelines under the working directory."""
-    return Path(os.environ.get(HOME_ENV) or Path.cwd() / ".kinesis-pipelines").absolute()
+    """$KINESIS_PIPELINES_HOME, else the user's data directory ($XDG_DATA_HOME or
+    ~/.local/share, then kinesis-pipelines): one place whatever folder the CLI or `dagster dev`
+    starts from, so both see the same pipelines."""
+    configured = os.environ.get(HOME_ENV)
+    if configured:
+        return Path(configured).expanduser().absolute()
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return (Path(data) / "kinesis-pipelines").absolute()
+
+
+def describe_state_home() -> str:
+    """One line saying where state lives and how to move it, for the start of a command."""
+    source = HOME_ENV if os.environ.get(HOME_ENV) else f"the default; set {HOME_ENV} to move it"
+    return f"state: {state_home()} ({source})"
 
 
 def cache_home() -> Path:

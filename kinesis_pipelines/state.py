@@ -79,6 +79,8 @@ class SupervisorMemory(BaseModel):
     restart_requested_for: str | None = None
     restart_requested_at: float | None = None
     reading_at: float | None = None  # the current driver's first batch of new records
+    output_reported_at: float | None = None  # when the output asset was last materialized
+    output_batch_time: float | None = None  # the newest batch that report covered
 
 
 class PipelineStore:

@@ -24,6 +24,7 @@ from kinesis_pipelines.planning.health import (
     classify,
     classify_failure,
     first_new_input,
+    output_freshness,
 )
 from kinesis_pipelines.planning.restarts import RestartDecision, decide_restart
 from kinesis_pipelines.spec import PipelineSpec
@@ -32,6 +33,13 @@ from kinesis_pipelines.state import SupervisorMemory
 # A restart asked for and not yet done is not asked for again for this long (a deploy can take
 # a graceful stop plus a start); after it, a new request is made.
 RESTART_REQUEST_PATIENCE_SECONDS = 300.0
+
+
+class OutputReport(BaseModel):
+    """Batches completed since the output asset was last materialized."""
+
+    last_batch_time: float
+    completed_batches: int
 
 
 class Look(BaseModel):
@@ -44,6 +52,8 @@ class Look(BaseModel):
     driver_id: str | None = None
     restarts_in_window: int = 0
     metadata: dict[str, object] = {}
+    # set when the output asset is due a materialization: batches completed since the last one
+    output_report: OutputReport | None = None
 
 
 def observe(
@@ -181,6 +191,23 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
             "reading_at": reading_at,
         }
     )
+    output_report = None
+    newest = monitoring.batch_inputs(batches[:1])
+    freshness = output_freshness(spec.job.batch_interval_seconds, spec.supervision.stall_batches)
+    if (
+        newest
+        and newest[0][0] != memory.output_batch_time
+        and (
+            memory.output_reported_at is None
+            or now - memory.output_reported_at >= freshness.report_every_seconds
+        )
+    ):
+        output_report = OutputReport(
+            last_batch_time=newest[0][0], completed_batches=verdict.completed_batches
+        )
+        new_memory = new_memory.model_copy(
+            update={"output_reported_at": now, "output_batch_time": newest[0][0]}
+        )
     backends.store.save_supervisor(new_memory)
     in_window = len([t for t in restarts if now - t <= spec.supervision.restart.window_seconds])
     metadata: dict[str, object] = {
@@ -195,12 +222,18 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
         "avg_processing_ms": stats.get("avgProcessingTime", 0) or 0,
         "completed_batches": verdict.completed_batches,
         "max_lag_ms": max(lag.values()) if lag else 0,
-        "lag_ms_per_shard": lag,
+        # one number per shard, so that Dagster plots each shard's lag over time
+        **{f"lag_ms/{shard}": behind for shard, behind in sorted(lag.items())},
         "restarts_in_window": in_window,
     }
     if record is not None:
-        if observation.running:
-            metadata["last_completed_batch"] = batches[0]["batchTime"] if batches else "-"
+        newest = monitoring.batch_inputs(batches[:1])
+        if observation.running and newest:
+            metadata["last_batch_time"] = newest[0][0]  # epoch seconds
+            metadata["last_batch_age_seconds"] = round(max(0.0, now - newest[0][0]), 1)
+            metadata["last_batch_records"] = newest[0][1]
+            metadata["last_batch_processing_ms"] = batches[0].get("processingTime") or 0
+            metadata["last_batch_scheduling_delay_ms"] = batches[0].get("schedulingDelay") or 0
         metadata["reading_new_records"] = reading_at is not None
         if reading_at is not None:
             # a restart's recovery as it matters: from the driver's start to its first new records
@@ -216,6 +249,7 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
         driver_id=record.driver_id if record else None,
         restarts_in_window=in_window,
         metadata=metadata,
+        output_report=output_report,
     )
 
 
@@ -226,25 +260,37 @@ def _driver_key(record: DriverRecord | None, status: DriverStatus | None) -> str
     return record.driver_id if attempt == 1 else f"{record.driver_id}#attempt-{attempt}"
 
 
+CheckOutcome = tuple[bool, str, dict[str, Any]]  # passed, severity if failed (WARN/ERROR), metadata
+
+
 def check_results(
     spec: PipelineSpec, memory: SupervisorMemory, restarts_in_window: int
-) -> dict[str, tuple[bool, dict[str, Any]]]:
-    """Each asset check's pass/fail and metadata, from the supervisor's last look. Pure."""
+) -> dict[str, CheckOutcome]:
+    """Each asset check's outcome from the supervisor's last look. Pure.
+
+    Severities say what an operator must do: lag over the limit is a WARN (the job runs and may
+    catch up, or a rebalance adds capacity); a failed job and a spent restart budget are ERRORs
+    (the supervisor will not fix them on its own); a stall is a WARN while a restart is pending."""
     limit_ms = spec.supervision.lag_limit_seconds * 1000
     worst = max(memory.lag_ms_per_shard.values(), default=0)
     budget = spec.supervision.restart.budget
+    per_shard = {f"lag_ms/{shard}": lag for shard, lag in sorted(memory.lag_ms_per_shard.items())}
+    healthy_severity = "ERROR" if memory.health == "failed" or memory.gave_up else "WARN"
     return {
         "job_healthy": (
             memory.health in ("healthy", "stopped"),
+            healthy_severity,
             {"health": memory.health, "reason": memory.reason, "failure": memory.failure or "-",
              "observed_at": memory.observed_at or 0},
         ),
         "lag_under_limit": (
             worst <= limit_ms,
-            {"max_lag_ms": worst, "limit_ms": limit_ms, "lag_ms_per_shard": memory.lag_ms_per_shard},
+            "WARN",
+            {"max_lag_ms": worst, "limit_ms": limit_ms, **per_shard},
         ),
         "restarts_within_budget": (
             memory.gave_up is None and restarts_in_window <= budget,
+            "ERROR",
             {"restarts_in_window": restarts_in_window, "budget": budget,
              "gave_up": memory.gave_up or "-"},
         ),

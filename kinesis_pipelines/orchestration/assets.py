@@ -1,5 +1,6 @@
 """Assets of a pipeline: the stream, the application table, the shared assembly jar, the job."""
 
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
@@ -7,9 +8,11 @@ from pydantic import Field
 
 from kinesis_pipelines import operations, versions
 from kinesis_pipelines.assembly.build import build_assembly
+from kinesis_pipelines.home import job_path
 from kinesis_pipelines.launch.runtime import spark_version_of
 from kinesis_pipelines.operations import startup
 from kinesis_pipelines.orchestration.resources import backends_from, resource_keys
+from kinesis_pipelines.planning.health import output_freshness
 from kinesis_pipelines.spec import PipelineSpec
 
 ASSEMBLY_GROUP = "kinesis_asl"
@@ -168,4 +171,30 @@ def pipeline_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
             }
         )
 
-    return [stream, app_table, streaming_job]
+    return [stream, app_table, streaming_job, output_asset(spec)]
+
+
+def output_asset_key(pipeline: str) -> dg.AssetKey:
+    return dg.AssetKey([pipeline, "output"])
+
+
+def output_asset(spec: PipelineSpec) -> dg.AssetSpec:
+    """The pipeline's output dataset. The streaming job writes it continuously; the health sensor
+    records a materialization when batches completed since the last one (bounded, see
+    `planning.health.output_freshness`), so Dagster's freshness policy tells a job that stopped
+    delivering from one that runs."""
+    freshness = output_freshness(spec.job.batch_interval_seconds, spec.supervision.stall_batches)
+    return dg.AssetSpec(
+        key=output_asset_key(spec.name),
+        deps=[job_asset_key(spec.name)],
+        kinds={"files"},
+        description=(
+            f"What {spec.name}'s processor writes, one folder per batch, at {job_path(spec.job.sink.path)}"
+        ),
+        metadata={"path": dg.MetadataValue.path(job_path(spec.job.sink.path))},
+        freshness_policy=dg.FreshnessPolicy.time_window(
+            fail_window=timedelta(seconds=freshness.fail_seconds),
+            warn_window=timedelta(seconds=freshness.warn_seconds),
+        ),
+        group_name=spec.name,
+    )

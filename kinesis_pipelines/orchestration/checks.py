@@ -25,9 +25,13 @@ def check_evaluations(
 ) -> list[dg.AssetCheckEvaluation]:
     return [
         dg.AssetCheckEvaluation(
-            asset_key=job_asset_key(spec.name), check_name=name, passed=passed, metadata=metadata
+            asset_key=job_asset_key(spec.name),
+            check_name=name,
+            passed=passed,
+            severity=dg.AssetCheckSeverity(severity),
+            metadata=metadata,
         )
-        for name, (passed, metadata) in check_results(spec, memory, restarts).items()
+        for name, (passed, severity, metadata) in check_results(spec, memory, restarts).items()
     ]
 
 
@@ -45,8 +49,10 @@ def pipeline_checks(spec: PipelineSpec) -> list[dg.AssetChecksDefinition]:
             backends = backends_from(context, spec)
             memory = backends.store.supervisor()
             restarts = len(restarts_in_window(spec, backends, time.time()))
-            passed, metadata = check_results(spec, memory, restarts)[name]
-            return dg.AssetCheckResult(passed=passed, metadata=metadata)
+            passed, severity, metadata = check_results(spec, memory, restarts)[name]
+            return dg.AssetCheckResult(
+                passed=passed, severity=dg.AssetCheckSeverity(severity), metadata=metadata
+            )
 
         return _check
 

@@ -8,7 +8,7 @@ from typing import Any
 import dagster as dg
 
 from kinesis_pipelines import operations
-from kinesis_pipelines.orchestration.assets import job_asset_key
+from kinesis_pipelines.orchestration.assets import job_asset_key, output_asset_key
 from kinesis_pipelines.orchestration.checks import check_evaluations
 from kinesis_pipelines.orchestration.jobs import PIPELINE_TAG, restart_job_name
 from kinesis_pipelines.orchestration.resources import backends_from, resource_keys
@@ -36,9 +36,22 @@ def health_sensor(spec: PipelineSpec) -> dg.SensorDefinition:
         metadata: dict[str, Any] = {**look.metadata}
         if "spark_ui" in metadata:
             metadata["spark_ui"] = dg.MetadataValue.url(str(metadata["spark_ui"]))
-        events: list[dg.AssetObservation | dg.AssetCheckEvaluation] = [
+        if "last_batch_time" in metadata:
+            metadata["last_batch_time"] = dg.MetadataValue.timestamp(float(metadata["last_batch_time"]))
+        events: list[dg.AssetObservation | dg.AssetCheckEvaluation | dg.AssetMaterialization] = [
             dg.AssetObservation(asset_key=job_asset_key(spec.name), metadata=metadata)
         ]
+        if look.output_report is not None:
+            report = look.output_report
+            events.append(
+                dg.AssetMaterialization(
+                    asset_key=output_asset_key(spec.name),
+                    metadata={
+                        "last_batch_time": dg.MetadataValue.timestamp(report.last_batch_time),
+                        "completed_batches": report.completed_batches,
+                    },
+                )
+            )
         events += check_evaluations(spec, look.memory, look.restarts_in_window)
         if look.decision is not None:
             context.log.info(

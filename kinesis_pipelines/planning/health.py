@@ -178,3 +178,23 @@ def first_new_input(batches: list[tuple[float, int]], started_at: float) -> floa
     first completes the batches it replays, which are older). None if none has yet. Pure: takes
     (batch time in epoch seconds, input records) pairs."""
     return min((moment for moment, records in batches if moment >= started_at and records > 0), default=None)
+
+
+class OutputFreshness(BaseModel):
+    """How fresh a pipeline's output must be, and how often the sensor says it is."""
+
+    model_config = ConfigDict(frozen=True)
+
+    warn_seconds: float
+    fail_seconds: float
+    report_every_seconds: float
+
+
+def output_freshness(batch_interval_seconds: float, stall_batches: int) -> OutputFreshness:
+    """From the batch interval: WARN once no batch completed for 10 intervals (at least a minute,
+    Dagster's smallest window), FAIL at twice that or when the stall rule would have fired twice.
+    The sensor reports completed batches at most every half warning window: a few events per
+    minute, not one per batch."""
+    warn = max(60.0, 10 * batch_interval_seconds)
+    fail = max(2 * warn, 2 * stall_batches * batch_interval_seconds)
+    return OutputFreshness(warn_seconds=warn, fail_seconds=fail, report_every_seconds=warn / 2)

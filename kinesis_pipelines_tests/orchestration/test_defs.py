@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.freshness import TimeWindowFreshnessPolicy
 
 from kinesis_pipelines.errors import SpecError
 from kinesis_pipelines.orchestration import build_definitions
@@ -20,9 +21,11 @@ def test_definitions_module_loads_the_examples() -> None:
         "records/stream",
         "records/app_table",
         "records/streaming_job",
+        "records/output",
         "wordcount/stream",
         "wordcount/app_table",
         "wordcount/streaming_job",
+        "wordcount/output",
     }
     jobs = {job.name for job in repo.get_all_jobs()} - {"__ASSET_JOB"}
     kinds = ("deploy", "stop", "restart", "rebalance")
@@ -55,6 +58,14 @@ def test_assets_carry_kinds_groups_and_dependencies() -> None:
         "orders/app_table",
         "kinesis_asl_assembly/spark_3_3_0",
     }
+    output = graph.get(dg.AssetKey(["orders", "output"]))
+    assert {k.to_user_string() for k in output.parent_keys} == {"orders/streaming_job"}
+    assert not output.is_materializable  # the streaming job writes it; the sensor reports it
+    policy = output.freshness_policy
+    assert isinstance(policy, TimeWindowFreshnessPolicy) and policy.warn_window is not None
+    # 2 s batches: warn after 60 s without a completed batch, fail after 120 s
+    windows = (policy.warn_window.to_timedelta(), policy.fail_window.to_timedelta())
+    assert [window.total_seconds() for window in windows] == [60, 120]
     assert graph.get(dg.AssetKey(["orders", "stream"])).kinds == {"kinesis"}
     assert graph.get(dg.AssetKey(["orders", "app_table"])).kinds == {"dynamodb"}
 
