@@ -60,6 +60,10 @@ class DurableRecords(Protocol):
 
     def read(self, name: str) -> str | None: ...
 
+    def read_many(self, names: tuple[str, ...]) -> dict[str, str | None]:
+        """Several records in one round trip."""
+        ...
+
     def write(self, name: str, document: str) -> None: ...
 
 
@@ -80,6 +84,9 @@ class SupervisorMemory(BaseModel):
     restart_requested_at: float | None = None
     reading_at: float | None = None  # the current driver's first batch of new records
     output_reported_at: float | None = None  # when the output asset was last materialized
+    lag_measured_at: float | None = None  # when the stream's tips were last read for lag
+    recorded_at: float | None = None  # when an observation was last recorded in Dagster
+    recorded_signature: str = ""  # what that observation said, to record again on a change
     output_batch_time: float | None = None  # the newest batch that report covered
 
 
@@ -95,6 +102,7 @@ class PipelineStore:
         self.pipeline = pipeline
         self.root = root or pipeline_dir(pipeline)
         self._durable_factory = durable
+        self._prefetched: dict[str, str | None] = {}
 
     @cached_property
     def durable(self) -> DurableRecords | None:
@@ -156,11 +164,18 @@ class PipelineStore:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
 
+    def prefetch(self, *names: str) -> None:
+        """Read these durable records in one round trip; the next read of each is served from
+        it once (a look reads the driver, the intent and the restarts: one call, not three)."""
+        durable = self.durable
+        if durable is not None:
+            self._prefetched.update(durable.read_many(names))
+
     def _load_durable(self, name: str, model: type[Model]) -> Model | None:
         durable = self.durable
         if durable is None:
             return self._load(f"{name}.json", model)
-        document = durable.read(name)
+        document = self._prefetched.pop(name) if name in self._prefetched else durable.read(name)
         try:
             return model.model_validate_json(document) if document else None
         except ValueError:
@@ -171,6 +186,7 @@ class PipelineStore:
         if durable is None:
             self._save(f"{name}.json", value)
         else:
+            self._prefetched.pop(name, None)
             durable.write(name, value.model_dump_json())
 
     def _load(self, name: str, model: type[Model]) -> Model | None:

@@ -33,6 +33,12 @@ from kinesis_pipelines.state import SupervisorMemory
 # A restart asked for and not yet done is not asked for again for this long (a deploy can take
 # a graceful stop plus a start); after it, a new request is made.
 RESTART_REQUEST_PATIENCE_SECONDS = 300.0
+# The cost of a look, bounded for a fleet. Lag needs the stream's tip (GetShardIterator and
+# GetRecords per shard, which count against the consumer's 5 reads/s per shard): read at most this
+# often, the last measurement standing in between. An observation is recorded in Dagster when
+# what it says changes, and otherwise at most this often.
+LAG_REFRESH_SECONDS = 60.0
+RECORD_EVERY_SECONDS = 60.0
 
 
 class OutputReport(BaseModel):
@@ -54,12 +60,14 @@ class Look(BaseModel):
     metadata: dict[str, object] = {}
     # set when the output asset is due a materialization: batches completed since the last one
     output_report: OutputReport | None = None
+    record: bool = True  # record this look in Dagster (something changed, or it is time again)
 
 
 def observe(
     spec: PipelineSpec, backends: Backends
 ) -> tuple[DriverRecord | None, DriverStatus | None, Observation, dict[str, Any]]:
     """The current driver, its status, what its monitoring API says, and its statistics."""
+    backends.store.prefetch("driver", "intent", "restarts")  # one round trip for the look
     record = backends.store.driver()
     stop_requested = backends.store.stop_requested()
     if record is None:
@@ -144,7 +152,9 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
                 "stream, or KCL's first read, about 10 s after it takes its leases)"
             }
         )
-    lag = lag_per_shard(backends) if observation.running else memory.lag_ms_per_shard
+    lag_due = memory.lag_measured_at is None or now - memory.lag_measured_at >= LAG_REFRESH_SECONDS
+    measure_lag = observation.running and lag_due
+    lag = lag_per_shard(backends) if measure_lag else memory.lag_ms_per_shard
     healthy_since = (memory.healthy_since or now) if verdict.health is Health.HEALTHY else None
     restarts = restart_times(backends, status)
     decision = None
@@ -189,8 +199,19 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
             "restart_requested_for": requested_for,
             "restart_requested_at": requested_at,
             "reading_at": reading_at,
+            "lag_measured_at": now if measure_lag else memory.lag_measured_at,
         }
     )
+    in_window = len([t for t in restarts if now - t <= spec.supervision.restart.window_seconds])
+    signature = _signature(spec, new_memory, verdict.health.value, observation.active_receivers, in_window)
+    record_now = (
+        signature != memory.recorded_signature
+        or memory.recorded_at is None
+        or now - memory.recorded_at >= RECORD_EVERY_SECONDS
+        or request
+    )
+    if record_now:
+        new_memory = new_memory.model_copy(update={"recorded_at": now, "recorded_signature": signature})
     output_report = None
     newest = monitoring.batch_inputs(batches[:1])
     freshness = output_freshness(spec.job.batch_interval_seconds, spec.supervision.stall_batches)
@@ -209,7 +230,6 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
             update={"output_reported_at": now, "output_batch_time": newest[0][0]}
         )
     backends.store.save_supervisor(new_memory)
-    in_window = len([t for t in restarts if now - t <= spec.supervision.restart.window_seconds])
     metadata: dict[str, object] = {
         "health": verdict.health.value,
         "reason": verdict.reason,
@@ -250,7 +270,20 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
         restarts_in_window=in_window,
         metadata=metadata,
         output_report=output_report,
+        record=record_now,
     )
+
+
+def _signature(
+    spec: PipelineSpec, memory: SupervisorMemory, health: str, active_receivers: int, restarts: int
+) -> str:
+    """What a recorded observation must change for: health, receivers, restarts, each check's
+    outcome, and lag by the tenth of its limit (so a plot still follows a trend)."""
+    checks = check_results(spec, memory, restarts)
+    step = max(1.0, spec.supervision.lag_limit_seconds * 100)  # ms: a tenth of the limit
+    lag = {shard: int(ms // step) for shard, ms in sorted(memory.lag_ms_per_shard.items())}
+    passed = {name: outcome[0] for name, outcome in checks.items()}
+    return f"{health}|{active_receivers}|{restarts}|{passed}|{lag}|{memory.failure}"
 
 
 def _driver_key(record: DriverRecord | None, status: DriverStatus | None) -> str | None:

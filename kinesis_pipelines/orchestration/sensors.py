@@ -1,5 +1,6 @@
-"""The health sensor of a pipeline: every 5 s it looks at the job, records what it saw on the
-streaming-job asset (observations Dagster plots over time), reports the asset checks, and asks
+"""The health sensor of a pipeline: every 5 s it looks at the job; it records what it saw on the
+streaming-job asset (observations Dagster plots over time) and reports the asset checks when that
+changed or a minute has passed, and asks
 for a restart run when the job failed or stalled and the restart policy allows one. A job
 stopped on request is left alone."""
 
@@ -38,9 +39,10 @@ def health_sensor(spec: PipelineSpec) -> dg.SensorDefinition:
             metadata["spark_ui"] = dg.MetadataValue.url(str(metadata["spark_ui"]))
         if "last_batch_time" in metadata:
             metadata["last_batch_time"] = dg.MetadataValue.timestamp(float(metadata["last_batch_time"]))
-        events: list[dg.AssetObservation | dg.AssetCheckEvaluation | dg.AssetMaterialization] = [
-            dg.AssetObservation(asset_key=job_asset_key(spec.name), metadata=metadata)
-        ]
+        events: list[dg.AssetObservation | dg.AssetCheckEvaluation | dg.AssetMaterialization] = []
+        if look.record:  # on a change, else about once a minute: bounded events per pipeline
+            events.append(dg.AssetObservation(asset_key=job_asset_key(spec.name), metadata=metadata))
+            events += check_evaluations(spec, look.memory, look.restarts_in_window)
         if look.output_report is not None:
             report = look.output_report
             events.append(
@@ -52,7 +54,6 @@ def health_sensor(spec: PipelineSpec) -> dg.SensorDefinition:
                     },
                 )
             )
-        events += check_evaluations(spec, look.memory, look.restarts_in_window)
         if look.decision is not None:
             context.log.info(
                 f"{spec.name}: {look.verdict.health.value} ({look.verdict.reason}); {look.decision.reason}"

@@ -54,3 +54,23 @@ def test_another_pipelines_records_are_refused_before_anything_is_written(dynamo
     with pytest.raises(ControlTableConflictError, match="for pipeline 'orders' on stream 'orders-stream'"):
         intruder.write("intent", '{"desired": "stopped"}')
     assert ControlTable(dynamodb, TABLE, APP, "orders", "orders-stream").read("intent") == "{}"
+
+
+def test_a_look_reads_its_records_in_one_round_trip(dynamodb: Any, tmp_path: Path) -> None:
+    calls: list[str] = []
+    dynamodb.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    control = ControlTable(dynamodb, TABLE, APP, "orders", "orders-stream")
+    store = PipelineStore("orders", root=tmp_path, durable=lambda: control)
+    store.save_intent("stopped", by="cli", now=100.0)
+    store.record_restart(200.0)
+    calls.clear()
+    store.prefetch("driver", "intent", "restarts")
+    assert calls == ["BatchGetItem"]
+    intent = store.intent()
+    assert store.driver() is None and intent is not None and intent.desired == "stopped"
+    assert store.restarts().times == [200.0]
+    assert calls == ["BatchGetItem"]  # served from the one round trip
+    assert store.intent() is not None and calls[-1] == "GetItem"  # once only: later reads are fresh
+    # the table gone since this process checked it: made again, not a failure on every later look
+    dynamodb.delete_table(TableName=TABLE)
+    assert ControlTable(dynamodb, TABLE, APP, "orders", "orders-stream").read("intent") is None
