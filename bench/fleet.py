@@ -121,6 +121,7 @@ def run_ticks(
         "calls_per_tick_per_pipeline": sum(per_tick_calls) / ticks / len(specs),
         "max_calls_in_a_tick": max(per_tick_calls),
         "supervise_seconds_per_tick": sum(per_tick_seconds) / ticks,
+        "supervise_ms_per_pipeline": sum(per_tick_seconds) / ticks / len(specs) * 1000,
         "events_per_hour": events / hours,
         "events_per_hour_per_pipeline": events / hours / len(specs),
         "calls_by_operation": dict(operations_seen.most_common()),  # type: ignore[dict-item]
@@ -141,7 +142,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pipelines", type=int, default=100)
     parser.add_argument("--shards", type=int, default=4)
-    parser.add_argument("--ticks", type=int, default=24, help="simulated 5 s ticks (24: two minutes)")
+    parser.add_argument("--ticks", type=int, default=36, help="simulated 5 s ticks (36: three minutes)")
+    parser.add_argument("--baseline-ticks", type=int, default=4, help="ticks of the unbounded run")
     args = parser.parse_args()
     home = isolated_home()
     aws = LocalAws(home)
@@ -168,7 +170,7 @@ def main() -> None:
             SUPERVISE.RECORD_EVERY_SECONDS = 0.0  # as before: every tick recorded
             for spec in specs:  # forget the bounded run's memory
                 operations.backends_for(spec, connection=connection).store.save_supervisor(SupervisorMemory())
-            unbounded = run_ticks(specs, connection, calls, args.ticks)
+            unbounded = run_ticks(specs, connection, calls, args.baseline_ticks)
     finally:
         aws.stop()
     for label, figures in (("bounded (now)", bounded), ("every tick (before)", unbounded)):

@@ -50,7 +50,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.spec)
     backends = operations.backends_for(spec)
-    report = operations.plan(spec, backends)
+    report = operations.plan(spec, backends, write_files=args.write_files)
     rebalance_plan = _rebalance_preview(spec, backends) if report.stream_exists else None
     if args.json:
         out = report.model_dump()
@@ -68,6 +68,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     print(f"generation      {report.generation}")
     print(f"assembly jar    {report.assembly_jar}")
     print(f"spark-submit    {report.spark_submit}")
+    print(f"credentials     {report.credentials}")
+    print(f"files           {', '.join(report.files)}{' (written)' if report.files_written else ''}")
     if rebalance_plan is not None:
         print(f"rebalance       {rebalance_plan.action}: {rebalance_plan.reason}")
     for note in report.notes:
@@ -334,6 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
                 "kinesis-pipelines plan pipelines/orders.yaml")  # fmt: skip
     p.add_argument("spec", type=Path, help=spec_help)
     p.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    p.add_argument(
+        "--write-files",
+        action="store_true",
+        help="write the files the spark-submit line reads, so it runs by hand as printed",
+    )
     p.set_defaults(func=cmd_plan)
 
     p = command("deploy", "create what is missing (stream, lease table, assembly) and run the job",

@@ -75,6 +75,14 @@ def test_plan_without_aws_shows_the_submit_line(
     assert "receiver_app.py" in report["spark_submit"]
     assert "SECRET" not in report["spark_submit"]
     assert any("not running" in note for note in report["notes"])
+    # the files the line reads are named, and where they come from; plan writes nothing by default
+    assert [Path(f).name for f in report["files"]] == ["job.json", "region-override.xml"]
+    assert not any(Path(f).exists() for f in report["files"])
+    assert any("plan SPEC --write-files" in note for note in report["notes"])
+    assert "default chain" in report["credentials"]
+    assert main(["plan", "--json", "--write-files", str(path)]) == 0
+    written = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert written["files_written"] and all(Path(f).exists() for f in written["files"])
 
 
 def test_plan_refuses_an_impossible_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

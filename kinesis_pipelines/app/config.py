@@ -31,4 +31,7 @@ class DriverConfig(BaseModel):
     processor: str
     sink_path: str
     fence_table: str | None = None
+    # the receivers' write-ahead log: set by the application beside its ssc.checkpoint, which it
+    # needs, rather than on the spark-submit line (where a plain application would get it alone)
+    write_ahead_log: bool = True
     connection: AwsConnection  # the orchestrator's: same endpoints, trust and role

@@ -75,10 +75,12 @@ def keyed_streams(ssc: Any, config: DriverConfig) -> list[Any]:
 
 def build_context(config: DriverConfig) -> Any:
     """Create a fresh StreamingContext; only called when no usable checkpoint exists."""
-    from pyspark import SparkContext
+    from pyspark import SparkConf, SparkContext
     from pyspark.streaming import StreamingContext
 
-    sc = SparkContext.getOrCreate()
+    # the write-ahead log goes with the checkpoint set below: one needs the other
+    wal = "true" if config.write_ahead_log else "false"
+    sc = SparkContext.getOrCreate(SparkConf().set("spark.streaming.receiver.writeAheadLog.enable", wal))
     # pyspark's hint says int, but a batch interval is any number of seconds
     ssc = StreamingContext(sc, config.batch_interval_seconds)  # type: ignore[arg-type]
     streams = keyed_streams(ssc, config)

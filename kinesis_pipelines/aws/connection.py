@@ -74,6 +74,22 @@ class AwsConnection(BaseModel):
         """Kinesis is an emulator (an overridden endpoint): KCL must speak JSON, not CBOR."""
         return self.endpoint("kinesis") is not None
 
+    def credentials_source(self) -> str:
+        """Where the driver's and receivers' credentials come from, in words (never a value)."""
+        if self.credential_env():
+            return (
+                "the embedded emulators' fixed test keys (AWS_ACCESS_KEY_ID=local, "
+                "AWS_SECRET_ACCESS_KEY=local: not secrets)"
+            )
+        chain = (
+            "the AWS default chain where the driver and executors run (AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or the instance profile)"
+        )
+        if self.role_arn:
+            external = f", external id from ${self.external_id_env}" if self.external_id_env else ""
+            return f"{chain}, then role {self.role_arn} assumed by the receivers{external}"
+        return chain
+
     def credential_env(self) -> dict[str, str]:
         """Env vars a child process needs for the default chain: only the emulators' fakes."""
         if self.embedded and not os.environ.get("AWS_ACCESS_KEY_ID"):

@@ -31,6 +31,7 @@ from kinesis_pipelines.versions import ConnectorProfile, spark_line
 APP_DIR = Path(receiver_app.__file__).parent
 PACKAGE_DIR = APP_DIR.parent
 CODE_ARCHIVE = "kinesis-pipelines-code.zip"  # shipped to a YARN cluster with --py-files
+CREDENTIAL_VARIABLES = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
 YARN_EXECUTOR_CORES = 2  # per executor; the plan's cores spread over as many executors as needed
 
 
@@ -156,6 +157,7 @@ def driver_config(
         control_dir=control_dir,
         processor=spec.job.processor,
         sink_path=job_path(spec.job.sink.path),
+        write_ahead_log=spec.job.write_ahead_log,
         fence_table=spec.supervision.fence_table,
         connection=connection,
     )
@@ -318,7 +320,6 @@ def _spark_conf(spec: PipelineSpec, plan: ReceiverPlan) -> dict[str, str]:
     conf = {
         "spark.driver.host": driver_host,
         "spark.driver.bindAddress": driver_host,
-        "spark.streaming.receiver.writeAheadLog.enable": str(spec.job.write_ahead_log).lower(),
         "spark.streaming.stopGracefullyOnShutdown": "false",
         "spark.ui.showConsoleProgress": "false",
     }
@@ -342,6 +343,13 @@ def _spark_conf(spec: PipelineSpec, plan: ReceiverPlan) -> dict[str, str]:
 
 
 def render_command(request: SubmitRequest) -> str:
-    """The spark-submit line as a person would type it (environment first)."""
-    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(request.env.items()) if "SECRET" not in k)
-    return f"{env} {shlex.join(request.argv)}"
+    """The spark-submit line as a person would type it (environment first). A credential shows
+    as a reference to the variable of the same name in the shell that runs it, never its value;
+    only the embedded emulators' fixed test keys (not secrets) are written out."""
+    env = []
+    for key, value in sorted(request.env.items()):
+        if key in CREDENTIAL_VARIABLES and EMULATOR_CREDENTIALS.get(key) != value:
+            env.append(f'{key}="${key}"')
+        else:
+            env.append(f"{key}={shlex.quote(value)}")
+    return f"{' '.join(env)} {shlex.join(request.argv)}"

@@ -10,7 +10,7 @@ from kinesis_pipelines.assembly.build import cached_jar_path
 from kinesis_pipelines.aws.connection import AwsConnection, spec_endpoints
 from kinesis_pipelines.errors import KinesisPipelinesError, ToolMissingError
 from kinesis_pipelines.launch.runtime import check_runtime, spark_of, spark_version_of
-from kinesis_pipelines.launch.submit import build_submit_request, render_command
+from kinesis_pipelines.launch.submit import build_submit_request, render_command, write_submit_files
 from kinesis_pipelines.operations.backends import Backends
 from kinesis_pipelines.operations.deploy import receiver_plan
 from kinesis_pipelines.spec import EMBEDDED, PipelineSpec
@@ -35,10 +35,16 @@ class PlanReport(BaseModel):
     generation: str
     assembly_jar: str
     spark_submit: str
+    credentials: str
+    files: list[str]  # what the line reads from this host: written by deploy, or plan --write-files
+    files_written: bool = False
     notes: list[str]
 
 
-def plan(spec: PipelineSpec, backends: Backends) -> PlanReport:
+def plan(spec: PipelineSpec, backends: Backends, *, write_files: bool = False) -> PlanReport:
+    """What a deploy would do. Changes nothing, unless `write_files`: then the files the printed
+    spark-submit line reads (the job file, the SDK v1 endpoint override, the code zip) are written
+    where it names them, so the line runs by hand as printed."""
     check_processor(spec.job.processor)
     check_runtime(spec)
     notes: list[str] = []
@@ -79,6 +85,17 @@ def plan(spec: PipelineSpec, backends: Backends) -> PlanReport:
         control_root=_control_root(backends), files_root=backends.store.root / "generations",
         spark=spark,
     )  # fmt: skip
+    files = [str(Path(request.files_dir) / name) for name in sorted(request.files)]
+    if request.code_archive:
+        files.append(request.code_archive)
+    if write_files:
+        write_submit_files(request)
+    elif not all(Path(path).exists() for path in files):
+        notes.append(
+            "the line reads files that do not exist yet ("
+            + ", ".join(Path(path).name for path in files)
+            + "): `kinesis-pipelines plan SPEC --write-files` writes them (a deploy does too)"
+        )
     return PlanReport(
         pipeline=spec.name,
         stream=spec.stream.name,
@@ -93,6 +110,9 @@ def plan(spec: PipelineSpec, backends: Backends) -> PlanReport:
         generation=request.generation,
         assembly_jar=str(jar),
         spark_submit=render_command(request),
+        credentials=connection.credentials_source(),
+        files=files,
+        files_written=write_files,
         notes=notes,
     )
 

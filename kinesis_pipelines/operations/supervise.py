@@ -8,6 +8,7 @@ restart run does, once a driver was actually replaced. `check_results` only read
 from __future__ import annotations
 
 import time
+import zlib
 from typing import Any
 
 from pydantic import BaseModel
@@ -199,7 +200,7 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
             "restart_requested_for": requested_for,
             "restart_requested_at": requested_at,
             "reading_at": reading_at,
-            "lag_measured_at": now if measure_lag else memory.lag_measured_at,
+            "lag_measured_at": _lag_measured_at(spec, memory, now) if measure_lag else memory.lag_measured_at,
         }
     )
     in_window = len([t for t in restarts if now - t <= spec.supervision.restart.window_seconds])
@@ -272,6 +273,15 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
         output_report=output_report,
         record=record_now,
     )
+
+
+def _lag_measured_at(spec: PipelineSpec, memory: SupervisorMemory, now: float) -> float:
+    """When this measurement counts as taken. The first is back-dated by a fixed share of the
+    refresh period, from the pipeline's name, so a fleet started together spreads its reads of
+    the streams' tips over the period instead of making them all in the same tick."""
+    if memory.lag_measured_at is not None:
+        return now
+    return now - (zlib.crc32(spec.name.encode()) % 1000) / 1000 * LAG_REFRESH_SECONDS
 
 
 def _signature(

@@ -74,7 +74,6 @@ def test_local_master_against_the_emulators(tmp_path: Path, monkeypatch: pytest.
         "--conf", "spark.executorEnv.AWS_CBOR_DISABLE=true",
         "--conf", "spark.pyspark.driver.python=<python>",
         "--conf", "spark.pyspark.python=<python>",
-        "--conf", "spark.streaming.receiver.writeAheadLog.enable=true",
         "--conf", "spark.streaming.stopGracefullyOnShutdown=false",
         "--conf", "spark.ui.port=4041",
         "--conf", "spark.ui.showConsoleProgress=false",
@@ -97,9 +96,16 @@ def test_local_master_against_the_emulators(tmp_path: Path, monkeypatch: pytest.
     assert job["connection"]["endpoints"]["dynamodb"] == "https://127.0.0.1:4568"
     assert job["control_dir"] == request.control_dir
     assert "<Hostname>127.0.0.1:4568</Hostname>" in request.files[control.REGION_OVERRIDE_FILE]
-    # the rendered line shows the environment but never a secret's value
+    # the write-ahead log is the application's to set, beside its checkpoint
+    assert job["write_ahead_log"] is True
+    assert not [arg for arg in request.argv if "writeAheadLog" in arg]
+    # the rendered line runs as printed: the emulators' fixed test keys are written out...
     line = render_command(request)
-    assert "AWS_ACCESS_KEY_ID=local" in line and "AWS_SECRET_ACCESS_KEY" not in line
+    assert "AWS_ACCESS_KEY_ID=local" in line and "AWS_SECRET_ACCESS_KEY=local" in line
+    # ...and any other credential is a reference to the shell's variable, never its value
+    real = request.model_copy(update={"env": {**request.env, "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI"}})
+    assert 'AWS_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY"' in render_command(real)
+    assert "wJalrXUtnFEMI" not in render_command(real)
 
 
 def test_standalone_master_on_real_aws(tmp_path: Path) -> None:
