@@ -46,7 +46,8 @@ def keyed_streams(ssc: Any, config: DriverConfig) -> list[Any]:
 
     connection = config.connection
     helper = ssc._jvm.io.kinesispipelines.spark.KeyedKinesisStreams()
-    storage_level = ssc._sc._getJavaStorageLevel(getattr(StorageLevel, config.storage_level))
+    level = effective_storage_level(config.storage_level, config.write_ahead_log)
+    storage_level = ssc._sc._getJavaStorageLevel(getattr(StorageLevel, level))
     return [
         DStream(
             helper.createStream(
@@ -71,6 +72,14 @@ def keyed_streams(ssc: Any, config: DriverConfig) -> list[Any]:
         )
         for _ in range(config.receivers)
     ]
+
+
+def effective_storage_level(level: str, write_ahead_log: bool) -> str:
+    """With the write-ahead log, the log is a received block's second copy: Spark keeps one replica
+    whatever the level says (and warns about it for every receiver), so ask for one."""
+    if write_ahead_log and level.endswith("_2"):
+        return level.removesuffix("_2")
+    return level
 
 
 def build_context(config: DriverConfig) -> Any:
@@ -200,6 +209,15 @@ def run(config: DriverConfig) -> int:
         recovered = False
         ssc = StreamingContext.getOrCreate(config.checkpoint_dir, lambda: build_context(config))
     ssc.sparkContext.setLogLevel("WARN")
+    if recovered:
+        print(f"recovered from the Spark checkpoint {checkpoint}", flush=True)
+    else:
+        print(
+            f"no Spark checkpoint at {checkpoint} yet: generation {config.generation} starts afresh, "
+            "KCL resuming each shard from the lease table (Spark's WARN that the checkpoint "
+            "directory does not exist says the same)",
+            flush=True,
+        )
     ssc.start()
     write_info(config, ssc.sparkContext, recovered, owner)
     stop_marker = join(config.control_dir, control.STOP_MARKER)
@@ -212,7 +230,13 @@ def run(config: DriverConfig) -> int:
             # pyspark's hints say int and None; it takes seconds and returns whether it ended
             if ssc.awaitTerminationOrTimeout(STOP_POLL_SECONDS):  # type: ignore[arg-type,func-returns-value]
                 return 1  # the context ended on its own: an error already reported by Spark
-        print(f"stop marker {stop_marker} found: stopping gracefully", flush=True)
+        print(
+            f"stop marker {stop_marker} found: stopping gracefully. While it stops, Spark logs "
+            "'ERROR ReceiverTracker: Deregistered receiver ... Stopped by driver' and write-ahead "
+            "log close warnings, and KCL may log ShutdownException as receivers release their "
+            "leases: all expected on a stop",
+            flush=True,
+        )
         ssc.stop(stopSparkContext=True, stopGraceFully=True)
         return 0
     finally:

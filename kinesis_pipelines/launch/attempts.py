@@ -1,6 +1,6 @@
 """The local launcher's driver attempts: relaunch a driver whose process died, at once.
 
-    python -m kinesis_pipelines.launch.attempts --control-dir DIR --max-attempts N -- spark-submit ...
+    python -m kinesis_pipelines.launch.attempts_main --control-dir DIR --max-attempts N -- spark-submit ...
 
 This process leads the driver's process group. It runs spark-submit; when the driver exits with
 an error (not 0, not fenced out by another driver, no stop asked for), it breaks the dead attempt's

@@ -49,7 +49,7 @@ class LocalProcessLauncher:
         wrapped = [
             python_executable(),
             "-m",
-            "kinesis_pipelines.launch.attempts",
+            "kinesis_pipelines.launch.attempts_main",
             "--control-dir",
             str(control_dir),
             "--max-attempts",

@@ -21,3 +21,13 @@ def test_a_launcher_named_owner_wins_and_a_plain_process_takes_over_from_nobody(
     )
     owner, earlier = fence_identity({}, "g")
     assert owner.endswith(":g") and earlier is None
+
+
+def test_with_the_write_ahead_log_the_receivers_keep_one_replica() -> None:
+    """Spark keeps one replica under the write-ahead log whatever the level says, and warns for
+    every receiver; asking for one says the same without the noise."""
+    from kinesis_pipelines.app.receiver_app import effective_storage_level
+
+    assert effective_storage_level("MEMORY_AND_DISK_2", write_ahead_log=True) == "MEMORY_AND_DISK"
+    assert effective_storage_level("MEMORY_AND_DISK_2", write_ahead_log=False) == "MEMORY_AND_DISK_2"
+    assert effective_storage_level("DISK_ONLY", write_ahead_log=True) == "DISK_ONLY"
