@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import re
 import shutil
-import subprocess
 import tempfile
 import time
 import zipfile
@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from kinesis_pipelines import versions
 from kinesis_pipelines.errors import AssemblyError, SpecError
 from kinesis_pipelines.home import cache_home
+from kinesis_pipelines.progress import run_with_progress
 from kinesis_pipelines.tools import require
 from kinesis_pipelines.versions import ConnectorProfile, SparkLine
 
@@ -213,20 +214,48 @@ def _check_contents(jar: Path, line: SparkLine) -> None:
 
 
 def _run_maven(mvn: str, work: Path, say: Progress) -> None:
-    argv = [mvn, "-B", "--no-transfer-progress", "package", "-DskipTests"]
-    process = subprocess.Popen(argv, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    assert process.stdout is not None
-    for line in process.stdout:
-        lines.append(line.rstrip())
-        if "Including " in line and "in the shaded jar" in line:
-            say("  bundling " + line.split("Including ", 1)[1].split(" in the shaded")[0])
-    if process.wait() != 0:
+    """`mvn package`, saying every few seconds how many artifacts it has downloaded and bundled."""
+    argv = [mvn, "-B", "package", "-DskipTests"]
+    code, lines = run_with_progress(argv, say, "  Maven", MavenProgress(), cwd=work)
+    if code != 0:
         errors = [line for line in lines if "[ERROR]" in line][:15] or lines[-15:]
         raise AssemblyError(
             "the Maven build of the kinesis-asl assembly failed (is Maven Central reachable? "
             "Maven settings in ~/.m2/settings.xml apply):\n" + "\n".join(errors)
         )
+
+
+class MavenProgress:
+    """Where a Maven build is, from its output: artifacts downloaded (and their size), then
+    artifacts bundled into the shaded jar."""
+
+    SIZE = re.compile(r"\((\d+(?:\.\d+)?) (B|kB|MB|GB)")
+    UNITS = {"B": 1, "kB": 1_000, "MB": 1_000_000, "GB": 1_000_000_000}
+
+    def __init__(self) -> None:
+        self.downloaded, self.bytes, self.bundled = 0, 0.0, 0
+        self.phase = "resolving dependencies"
+
+    def __call__(self, line: str) -> str | None:
+        if line.startswith("Downloaded from "):
+            self.downloaded += 1
+            size = self.SIZE.search(line)
+            if size:
+                self.bytes += float(size.group(1)) * self.UNITS[size.group(2)]
+        elif "Including " in line and "in the shaded jar" in line:
+            self.bundled += 1
+        elif "--- maven-compiler-plugin" in line or "--- compiler:" in line:
+            self.phase = "compiling the JVM helper"
+        elif "--- maven-shade-plugin" in line or "--- shade:" in line:
+            self.phase = "shading"
+        else:
+            return None
+        parts = [self.phase]
+        if self.downloaded:
+            parts.append(f"{self.downloaded} artifacts downloaded ({self.bytes / 1e6:.1f} MB)")
+        if self.bundled:
+            parts.append(f"{self.bundled} bundled")
+        return ", ".join(parts)
 
 
 def _sha256(path: Path) -> str:

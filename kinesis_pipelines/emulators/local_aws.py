@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from kinesis_pipelines.emulators.tls import make_certificate, make_java_truststo
 from kinesis_pipelines.errors import EmulatorError
 from kinesis_pipelines.home import cache_home, state_home
 from kinesis_pipelines.processes import alive, free_port, start_group, stop_group, wait_for_port
+from kinesis_pipelines.progress import Say, Summary, run_with_progress
 from kinesis_pipelines.tools import require
 
 NPM_PACKAGES = {"kinesis-local": "0.6.2", "dynalite": "4.0.0"}
@@ -74,8 +74,9 @@ def running_state(home: Path | None = None) -> LocalAwsState:
     return state
 
 
-def install_npm_emulators() -> Path:
-    """Install the pinned npm emulators once into the shared cache; returns node_modules."""
+def install_npm_emulators(say: Say | None = None) -> Path:
+    """Install the pinned npm emulators once into the shared cache, saying every few seconds how
+    many packages npm has fetched; returns node_modules."""
     root = cache_home() / "npm"
     marker = root / ("installed-" + "-".join(f"{k}@{v}" for k, v in NPM_PACKAGES.items()))
     if marker.exists():
@@ -85,14 +86,15 @@ def install_npm_emulators() -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "package.json").write_text(json.dumps({"name": "kp-emulators", "private": True}))
     specs = [f"{name}@{version}" for name, version in NPM_PACKAGES.items()]
-    result = subprocess.run(
-        [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", *specs],
-        cwd=root,
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        raise EmulatorError(f"npm install {' '.join(specs)} failed:\n{result.stderr.strip()}")
+    say = say or (lambda message: print(message, file=sys.stderr, flush=True))
+    say(f"installing the emulators with npm ({', '.join(specs)}), once per machine...")
+    fetched = Summary("packages fetched", lambda line: "http fetch" in line)
+    argv = [npm, "install", "--no-audit", "--no-fund", "--loglevel=http", *specs]
+    code, lines = run_with_progress(argv, say, "  npm", fetched, cwd=root)
+    if code != 0:
+        errors = [line for line in lines if "ERR" in line][-15:] or lines[-15:]
+        raise EmulatorError(f"npm install {' '.join(specs)} failed:\n" + "\n".join(errors))
+    say(f"  npm: emulators installed ({fetched.count} packages fetched)")
     marker.touch()
     return root / "node_modules"
 
@@ -100,7 +102,8 @@ def install_npm_emulators() -> Path:
 class LocalAws:
     """Start and stop the embedded AWS. Use as a context manager, or start()/stop()."""
 
-    def __init__(self, home: Path | None = None, region: str = "us-east-1") -> None:
+    def __init__(self, home: Path | None = None, region: str = "us-east-1", say: Say | None = None) -> None:
+        self.say = say
         self.home = home or state_home()
         self.region = region
         self.state: LocalAwsState | None = None
@@ -131,7 +134,7 @@ class LocalAws:
             return existing
         if existing is not None:
             LocalAws(self.home).stop(force=True)  # leftovers of a crashed run
-        node_modules = install_npm_emulators()
+        node_modules = install_npm_emulators(self.say)
         node = require("node", "run the Kinesis and DynamoDB emulators")
         base = self.home / "local-aws"
         logs, data = base / "logs", base / "data"
