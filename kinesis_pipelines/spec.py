@@ -368,6 +368,11 @@ class JobSpec(_Model):
     def _job_path(cls, value: str) -> str:
         return check_job_path(value)
 
+    @field_validator("python", "spark_home")
+    @classmethod
+    def _unset_when_empty(cls, value: str | None) -> str | None:
+        return value or None  # `{{ env('X', '') }}` left unset means the default
+
     @field_validator("driver_host")
     @classmethod
     def _driver_host(cls, value: str | None) -> str | None:
