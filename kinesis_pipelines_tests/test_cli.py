@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -117,3 +118,33 @@ def test_iam_writes_linted_policies_per_pipeline_and_role(
     driver = json.loads((tmp_path / "records.driver.json").read_text())
     resources = {statement["Resource"] for statement in driver["Statement"]}
     assert "arn:aws:kinesis:us-east-1:123456789012:stream/kp-records" in resources
+
+
+def test_every_command_and_argument_explains_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    """--version, and for every command: help with an example, and help on each argument."""
+    from kinesis_pipelines import __version__
+    from kinesis_pipelines.cli import build_parser
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0 and capsys.readouterr().out.strip() == f"kinesis-pipelines {__version__}"
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in subparsers.choices.items():
+        assert "example:\n  kinesis-pipelines " + name in command.format_help(), name
+        for action in command._actions:
+            if not isinstance(action, argparse._HelpAction):
+                assert action.help, f"{name} {action.dest} has no help"
+
+
+def test_stateful_commands_say_where_state_lives(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KINESIS_PIPELINES_HOME", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, GOOD)
+    main(["status", str(path)])
+    err = capsys.readouterr().err
+    assert f"state: {tmp_path / 'data' / 'kinesis-pipelines'} (the default; set KINESIS_PIPELINES_HOME" in err
+    assert not (tmp_path / ".kinesis-pipelines").exists()  # not under the working directory any more
