@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -23,7 +24,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import isolated_home  # noqa: E402
 from kinesis_pipelines import operations  # noqa: E402
 from kinesis_pipelines.emulators.local_aws import LocalAws  # noqa: E402
 from kinesis_pipelines.producer import put_all, unique_ids  # noqa: E402
@@ -31,17 +31,18 @@ from kinesis_pipelines.spec import load_spec  # noqa: E402
 from kinesis_pipelines_tests.support.dagster_services import dagster_services, runs_of, wait_run  # noqa: E402
 
 OUT = REPO / "docs" / "screenshots"
+# name: (path, the button to click first, if any)
 PAGES = {
-    "streaming-job-plots": "/assets/records/streaming_job?view=plots",
-    "streaming-job-checks": "/assets/records/streaming_job?view=checks",
-    "streaming-job-events": "/assets/records/streaming_job?view=events",
-    "output-freshness": "/assets/records/output",
-    "runs": "/runs",
-    "health-sensor": "/locations/kinesis_pipelines/sensors/records__health",
+    "streaming-job-plots": ("/assets/records/streaming_job", "Plots"),
+    "streaming-job-events": ("/assets/records/streaming_job?view=events", None),
+    "lag-check": ("/assets/records/streaming_job?view=checks&checkDetail=lag_under_limit", None),
+    "output-freshness": ("/assets/records/output", None),
+    "runs": ("/runs", None),
+    "health-sensor": ("/locations/kinesis_pipelines/sensors/records__health", None),
 }
 
 
-def capture(base: str, name: str, path: str) -> Path:
+def capture(base: str, name: str, path: str, click: str | None = None) -> Path:
     """One page, in headless Chromium driven by playwright-core (scripts/screenshot_asset_graph.js:
     it waits for the network to settle and dismisses Dagster's first-visit dialog)."""
     tools = Path.home() / ".cache" / "kinesis-pipelines" / "playwright"
@@ -53,7 +54,8 @@ def capture(base: str, name: str, path: str) -> Path:
         )  # fmt: skip
     target = OUT / f"{name}.png"
     subprocess.run(
-        ["node", str(REPO / "scripts" / "screenshot_asset_graph.js"), base + path, str(target)],
+        ["node", str(REPO / "scripts" / "screenshot_asset_graph.js"), base + path, str(target),
+         *([click] if click else [])],
         check=True, timeout=180, env={**os.environ, "NODE_PATH": str(tools / "node_modules")},
     )  # fmt: skip
     print(f"captured {target.relative_to(REPO)} from {path}")
@@ -70,7 +72,11 @@ def produce(spec_path: Path, stop: threading.Event) -> None:
 
 
 def main() -> None:
-    home = isolated_home()
+    # a fixed, generic state home: its paths show in the pictures
+    home = Path(tempfile.gettempdir()) / "kinesis-pipelines-capture"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir()
+    os.environ["KINESIS_PIPELINES_HOME"] = str(home)
     OUT.mkdir(parents=True, exist_ok=True)
     aws = LocalAws(home)
     aws.start()
@@ -83,21 +89,24 @@ def main() -> None:
             print(f"deploy run {run_id}: {wait_run(client, run_id)}")
             producer = threading.Thread(target=produce, args=(spec_path, stop), daemon=True)
             producer.start()
-            time.sleep(200)  # the sensor records on change and every minute: a few points to plot
+            time.sleep(150)  # the sensor records on change and every minute: a few points to plot
             spec = load_spec(spec_path)
             record = operations.backends_for(spec).store.driver()
             assert record is not None and record.pid is not None
             print(f"killing the driver {record.driver_id} (process group {record.pid})")
-            subprocess.run(["kill", "-9", f"-{record.pid}"], check=False)
+            os.killpg(record.pid, signal.SIGKILL)
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline and not [
                 r for r in runs_of(client, "records__restart") if r["status"] == "SUCCESS"
             ]:
                 time.sleep(5)
             print("the sensor's restart run succeeded; watching again")
-            time.sleep(150)
-            for name, path in PAGES.items():
-                capture(base, name, path)
+            time.sleep(120)
+            for name, (path, click) in PAGES.items():
+                try:
+                    capture(base, name, path, click)
+                except subprocess.CalledProcessError as exc:
+                    print(f"could not capture {name}: {exc}")
             stop.set()
             operations.stop(spec, operations.backends_for(spec), by="capture")
     finally:

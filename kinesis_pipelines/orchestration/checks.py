@@ -3,6 +3,7 @@ The health sensor reports them as it watches; run on demand they read what it la
 change nothing (a check never restarts, and never spends restart budget)."""
 
 import time
+from typing import Any
 
 import dagster as dg
 
@@ -20,6 +21,13 @@ CHECKS = {
 }
 
 
+def _for_the_ui(metadata: dict[str, Any]) -> dict[str, Any]:
+    """A time shows as a time, not a number Dagster would plot."""
+    if "observed_at" in metadata:
+        return {**metadata, "observed_at": dg.MetadataValue.timestamp(float(metadata["observed_at"] or 0))}
+    return metadata
+
+
 def check_evaluations(
     spec: PipelineSpec, memory: SupervisorMemory, restarts: int
 ) -> list[dg.AssetCheckEvaluation]:
@@ -29,7 +37,7 @@ def check_evaluations(
             check_name=name,
             passed=passed,
             severity=dg.AssetCheckSeverity(severity),
-            metadata=metadata,
+            metadata=_for_the_ui(metadata),
         )
         for name, (passed, severity, metadata) in check_results(spec, memory, restarts).items()
     ]
@@ -51,7 +59,7 @@ def pipeline_checks(spec: PipelineSpec) -> list[dg.AssetChecksDefinition]:
             restarts = len(restarts_in_window(spec, backends, time.time()))
             passed, severity, metadata = check_results(spec, memory, restarts)[name]
             return dg.AssetCheckResult(
-                passed=passed, severity=dg.AssetCheckSeverity(severity), metadata=metadata
+                passed=passed, severity=dg.AssetCheckSeverity(severity), metadata=_for_the_ui(metadata)
             )
 
         return _check

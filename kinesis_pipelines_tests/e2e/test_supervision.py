@@ -140,7 +140,9 @@ def test_processor_failing_every_batch_is_not_restarted_forever(
     put_all(backends.stream.client, spec.stream.name, unique_ids("fail", 10))
     record = backends.store.driver()
     assert record is not None
-    wait_for(lambda: backends.launcher.status(record).state.value == "FAILED", 180, "the driver to fail")
+    # each of its attempts starts Spark, takes its leases and waits out KCL's first read before the
+    # failing batch ends it: minutes on a busy 2-core machine
+    wait_for(lambda: backends.launcher.status(record).state.value == "FAILED", 360, "the driver to fail")
     for _ in range(5):
         supervisor.tick()
     assert supervisor.restart_runs == []
