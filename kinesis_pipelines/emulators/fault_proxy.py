@@ -40,6 +40,9 @@ def describe_call(path: str, headers: Any, body: bytes, service: str = "") -> di
     if not operation and "/operation/" in path:
         operation = path.rsplit("/operation/", 1)[1].split("?", 1)[0]
     resource = fields.get("StreamName") or fields.get("TableName") or fields.get("StreamARN") or ""
+    batch = fields.get("RequestItems")
+    if not resource and isinstance(batch, dict) and len(batch) == 1:  # BatchGetItem on one table
+        resource = next(iter(batch))
     return {
         "service": service,
         "operation": operation,
@@ -53,8 +56,16 @@ def describe_call(path: str, headers: Any, body: bytes, service: str = "") -> di
 
 
 def _item_key(fields: dict[str, Any]) -> str:
-    """The partition key of a DynamoDB item call (KCL's leaseKey, or a fence's application)."""
-    item = fields.get("Key") or fields.get("Item") or {}
+    """The partition key of a DynamoDB item call (KCL's leaseKey, or a fence's application); for
+    a BatchGetItem, every key it reads, comma-separated."""
+    batch = fields.get("RequestItems")
+    if isinstance(batch, dict):
+        keys = [key for request in batch.values() for key in (request or {}).get("Keys", [])]
+        return ",".join(_partition_key(key) for key in keys)
+    return _partition_key(fields.get("Key") or fields.get("Item") or {})
+
+
+def _partition_key(item: Any) -> str:
     for name in ("application", "leaseKey"):
         value = item.get(name, {}) if isinstance(item, dict) else {}
         if isinstance(value, dict) and "S" in value:

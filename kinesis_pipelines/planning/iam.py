@@ -44,6 +44,7 @@ ORCHESTRATOR_ACTIONS = {
     "fence_table": [  # also the control table: the pipeline's durable records (aws/control.py)
         "dynamodb:CreateTable",
         "dynamodb:DescribeTable",
+        "dynamodb:BatchGetItem",  # a supervisor's look reads its records in one call
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:DeleteItem",  # breaking a dead driver's fence
@@ -78,7 +79,13 @@ DRIVER_ACTIONS = {
 PRODUCER_ACTIONS = {"stream": ["kinesis:PutRecord", "kinesis:PutRecords", "kinesis:ListShards"]}
 # Item actions, limited by their partition key on the table pipelines share
 ITEM_ACTIONS = frozenset(
-    {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem"}
+    {
+        "dynamodb:BatchGetItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:UpdateItem",
+    }
 )
 # Actions IAM authorizes only with "Resource": "*"
 WILDCARD_ONLY = frozenset(
