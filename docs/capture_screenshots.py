@@ -107,10 +107,13 @@ def main() -> None:
                     capture(base, name, path, click)
                 except subprocess.CalledProcessError as exc:
                     print(f"could not capture {name}: {exc}")
-            stop.set()
-            operations.stop(spec, operations.backends_for(spec), by="capture")
     finally:
         stop.set()
+        try:  # the driver too, however the capture ended
+            spec = load_spec(spec_path)
+            operations.stop(spec, operations.backends_for(spec), by="capture")
+        except Exception as exc:
+            print(f"could not stop the records pipeline: {exc}")
         aws.stop()
         shutil.rmtree(home, ignore_errors=True)
 
