@@ -17,6 +17,7 @@ Pure data and lookups: nothing here touches the machine.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import Enum
@@ -69,18 +70,19 @@ class SparkLine:
 
 # From each line's released spark-parent POM, connector POM and pyspark's python_requires and
 # classifiers (README: "Spark lines").
-_KCL1 = {"profile": ConnectorProfile.KCL1, "guava": "26.0-jre", "protobuf": "2.6.1"}
+# KCL 1 lines bundle KCL's own Guava and protobuf, relocated
+_kcl1 = functools.partial(SparkLine, profile=ConnectorProfile.KCL1, guava="26.0-jre", protobuf="2.6.1")
 SPARK_LINES: tuple[SparkLine, ...] = (
-    SparkLine("3.3", "2.12", kcl="1.12.0", aws_sdk="1.11.655", java_release=8,
-              python_min=(3, 7), python_max=(3, 10), tested_here=True, **_KCL1),  # type: ignore[arg-type]
-    SparkLine("3.4", "2.12", kcl="1.12.0", aws_sdk="1.11.655", java_release=8,
-              python_min=(3, 7), python_max=(3, 11), **_KCL1),  # type: ignore[arg-type]
-    SparkLine("3.5", "2.12", kcl="1.12.0", aws_sdk="1.11.655", java_release=8,
-              python_min=(3, 8), python_max=(3, 11), **_KCL1),  # type: ignore[arg-type]
-    SparkLine("4.0", "2.13", kcl="1.12.0", aws_sdk="1.11.655", java_release=17,
-              python_min=(3, 9), python_max=(3, 13), **_KCL1),  # type: ignore[arg-type]
-    SparkLine("4.1", "2.13", kcl="1.15.3", aws_sdk="1.12.681", java_release=17,
-              python_min=(3, 10), python_max=(3, 14), **_KCL1),  # type: ignore[arg-type]
+    _kcl1("3.3", "2.12", kcl="1.12.0", aws_sdk="1.11.655", java_release=8,
+          python_min=(3, 7), python_max=(3, 10), tested_here=True),
+    _kcl1("3.4", "2.12", kcl="1.12.0", aws_sdk="1.11.655", java_release=8,
+          python_min=(3, 7), python_max=(3, 11)),
+    _kcl1("3.5", "2.12", kcl="1.12.0", aws_sdk="1.11.655", java_release=8,
+          python_min=(3, 8), python_max=(3, 11)),
+    _kcl1("4.0", "2.13", kcl="1.12.0", aws_sdk="1.11.655", java_release=17,
+          python_min=(3, 9), python_max=(3, 13)),
+    _kcl1("4.1", "2.13", kcl="1.15.3", aws_sdk="1.12.681", java_release=17,
+          python_min=(3, 10), python_max=(3, 14)),
     SparkLine("4.2", "2.13", profile=ConnectorProfile.KCL2, kcl="2.7.2", aws_sdk="2.35.4",
               java_release=17, python_min=(3, 10), python_max=(3, 14)),
 )  # fmt: skip

@@ -30,9 +30,18 @@ from kinesis_pipelines.progress import run_with_progress
 from kinesis_pipelines.tools import require
 from kinesis_pipelines.versions import ConnectorProfile, SparkLine
 
-# KCL 2 (Spark 4.2+) brings protobuf-java 4 with it, which Spark's jars/ lack: bundled (it is not
-# provided) and relocated, so other jars' protobuf cannot clash. Guava is Spark's own (33.x).
-KCL2_RELOCATIONS = {"com.google.protobuf": "kinesis.protobuf.shaded.com.google.protobuf"}
+# What each connector profile relocates. KCL 1: its Guava and protobuf, newer than Spark 3.x's.
+# KCL 2 (Spark 4.2+): the protobuf-java 4 it brings, which Spark's jars/ lack, so other jars'
+# protobuf cannot clash; Guava is Spark's own (33.x).
+PROTOBUF_RELOCATION = {"com.google.protobuf": "kinesis.protobuf.shaded.com.google.protobuf"}
+RELOCATIONS = {
+    ConnectorProfile.KCL1: {
+        **PROTOBUF_RELOCATION,
+        "com.google.common": "kinesis.guava.shaded.com.google.common",
+        "com.google.thirdparty": "kinesis.guava.shaded.com.google.thirdparty",
+    },
+    ConnectorProfile.KCL2: PROTOBUF_RELOCATION,
+}
 
 TEMPLATE = Path(__file__).with_name("pom.xml.template")
 JAVA_SOURCES = Path(__file__).with_name("java")
@@ -98,20 +107,13 @@ def _bundled_dependencies(line: SparkLine) -> str:
 
 
 def _relocations(line: SparkLine) -> str:
-    patterns = {
-        "com.google.protobuf": "kinesis.protobuf.shaded.com.google.protobuf",
-        "com.google.common": "kinesis.guava.shaded.com.google.common",
-        "com.google.thirdparty": "kinesis.guava.shaded.com.google.thirdparty",
-    }
-    if line.profile is ConnectorProfile.KCL2:
-        patterns = KCL2_RELOCATIONS
     body = "".join(
         f"""                <relocation>
                   <pattern>{pattern}</pattern>
                   <shadedPattern>{shaded}</shadedPattern>
                 </relocation>
 """
-        for pattern, shaded in patterns.items()
+        for pattern, shaded in RELOCATIONS[line.profile].items()
     )
     return f"              <relocations>\n{body}              </relocations>\n"
 

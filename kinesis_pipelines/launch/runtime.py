@@ -44,13 +44,14 @@ def spark_version_of(spec: PipelineSpec) -> str:
             f"the Spark's own release: set job.spark_version to {installed.version}, or point "
             f"job.spark_home (or SPARK_HOME) at a Spark {declared}"
         )
-    if installed and installed.scala != spark_line(installed.version).scala:
+    if installed:
         line = spark_line(installed.version)
-        raise SpecError(
-            f"job.spark_home: the Spark at {installed.home} is built for Scala {installed.scala}; "
-            f"the package builds Spark {line.line}'s connector for Scala {line.scala}: use a Spark "
-            f"{installed.version} distribution built for Scala {line.scala}"
-        )
+        if installed.scala != line.scala:
+            raise SpecError(
+                f"job.spark_home: the Spark at {installed.home} is built for Scala {installed.scala}; "
+                f"the package builds Spark {line.line}'s connector for Scala {line.scala}: use a Spark "
+                f"{installed.version} distribution built for Scala {line.scala}"
+            )
     if declared:
         return declared
     if installed:
@@ -82,7 +83,8 @@ def check_runtime(spec: PipelineSpec) -> SparkLine:
     python = driver_python(spec)
     if spec.job.master == "yarn":
         declared = spec.job.python_version
-        version = (int(declared.split(".")[0]), int(declared.split(".")[1])) if declared else None
+        major, _, minor = (declared or "").partition(".")
+        version = (int(major), int(minor)) if declared else None
     else:
         try:
             version = python_version_of(python)

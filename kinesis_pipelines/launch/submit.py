@@ -221,8 +221,8 @@ def build_submit_request(
             "-Djavax.net.ssl.trustStoreType=PKCS12",
         ]
     # What the driver and the executors find in their environment on every node
-    node_env = {"AWS_REGION": connection.region, "PYTHONUNBUFFERED": "1"}
-    node_env.update(sdk_environment(connection, profile))
+    sdk_env = sdk_environment(connection, profile)
+    node_env = {"AWS_REGION": connection.region, "PYTHONUNBUFFERED": "1", **sdk_env}
     if cluster and connection.embedded:
         node_env.update(EMULATOR_CREDENTIALS)  # the emulators' fixed fakes; never real keys
     conf = {
@@ -230,16 +230,13 @@ def build_submit_request(
         "spark.ui.port": "0" if cluster else str(ui_port),
         "spark.pyspark.python": node_python,
     }
-    if not cluster:
-        conf.update(
-            {f"spark.executorEnv.{key}": value for key, value in sdk_environment(connection, profile).items()}
-        )
     if cluster:
         conf.update({f"spark.yarn.appMasterEnv.{key}": value for key, value in node_env.items()})
         conf.update({f"spark.executorEnv.{key}": value for key, value in node_env.items()})
         conf["spark.yarn.appMasterEnv.PYSPARK_PYTHON"] = node_python
         conf["spark.executorEnv.PYSPARK_PYTHON"] = node_python
     else:
+        conf.update({f"spark.executorEnv.{key}": value for key, value in sdk_env.items()})
         conf["spark.pyspark.driver.python"] = node_python
     if java_options:
         joined = " ".join(java_options)
@@ -259,8 +256,9 @@ def build_submit_request(
     if cluster:
         argv += ["--deploy-mode", "cluster"]
         argv += ["--files", ",".join(str(files_dir / name) for name in sorted(files))]
-    if ships_code(spec):
-        argv += ["--py-files", str(files_dir / CODE_ARCHIVE)]
+    code_archive = str(files_dir / CODE_ARCHIVE) if ships_code(spec) else None
+    if code_archive:
+        argv += ["--py-files", code_archive]
     for key, value in sorted({**conf, **spec.job.spark_conf}.items()):
         argv += ["--conf", f"{key}={value}"]
     job_file = control.JOB_FILE if cluster else str(files_dir / control.JOB_FILE)
@@ -281,7 +279,7 @@ def build_submit_request(
         control_dir=control_dir,
         files_dir=str(files_dir),
         files=files,
-        code_archive=str(files_dir / CODE_ARCHIVE) if ships_code(spec) else None,
+        code_archive=code_archive,
         processor=spec.job.processor,
         ui_port=ui_port,
         ui_host=conf.get("spark.driver.bindAddress", "127.0.0.1"),

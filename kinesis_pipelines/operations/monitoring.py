@@ -35,6 +35,13 @@ def receivers(launcher: Launcher, record: DriverRecord) -> list[dict[str, Any]]:
     return driver_api(launcher, record, "streaming/receivers") or []
 
 
+def newest_batch(batches: list[dict[str, Any]]) -> tuple[float, int] | None:
+    """(batch time, input records) of the newest batch the monitoring API listed (it lists the
+    newest first), or None."""
+    inputs = batch_inputs(batches[:1])
+    return inputs[0] if inputs else None
+
+
 def batch_inputs(batches: list[dict[str, Any]]) -> list[tuple[float, int]]:
     """(batch time in epoch seconds, input records) of each batch the monitoring API listed."""
     pairs = []

@@ -117,13 +117,11 @@ def pipeline_status(spec: PipelineSpec, backends: Backends, now: float | None = 
 
 
 def _last_batch(batches: list[dict[str, Any]], now: float) -> LastBatch | None:
-    if not batches:
+    newest = monitoring.newest_batch(batches)
+    if newest is None:
         return None
-    latest = batches[0]  # the monitoring API lists the newest first
-    moments = monitoring.batch_inputs([latest])
-    if not moments:
-        return None
-    batch_time, records = moments[0]
+    batch_time, records = newest
+    latest = batches[0]
     return LastBatch(
         batch_time=batch_time,
         age_seconds=round(max(0.0, now - batch_time), 1),

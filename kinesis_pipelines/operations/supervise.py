@@ -146,6 +146,7 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
         monitoring.completed_batches(backends.launcher, record) if record and observation.running else []
     )
     reading_at = memory.reading_at or first_new_input(monitoring.batch_inputs(batches), started_at)
+    newest = monitoring.newest_batch(batches)
     if verdict.health is Health.HEALTHY and reading_at is None:
         verdict = verdict.model_copy(
             update={
@@ -214,22 +215,17 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
     if record_now:
         new_memory = new_memory.model_copy(update={"recorded_at": now, "recorded_signature": signature})
     output_report = None
-    newest = monitoring.batch_inputs(batches[:1])
     freshness = output_freshness(spec.job.batch_interval_seconds, spec.supervision.stall_batches)
     if (
-        newest
-        and newest[0][0] != memory.output_batch_time
+        newest is not None
+        and newest[0] != memory.output_batch_time
         and (
             memory.output_reported_at is None
             or now - memory.output_reported_at >= freshness.report_every_seconds
         )
     ):
-        output_report = OutputReport(
-            last_batch_time=newest[0][0], completed_batches=verdict.completed_batches
-        )
-        new_memory = new_memory.model_copy(
-            update={"output_reported_at": now, "output_batch_time": newest[0][0]}
-        )
+        output_report = OutputReport(last_batch_time=newest[0], completed_batches=verdict.completed_batches)
+        new_memory = new_memory.model_copy(update={"output_reported_at": now, "output_batch_time": newest[0]})
     backends.store.save_supervisor(new_memory)
     metadata: dict[str, object] = {
         "health": verdict.health.value,
@@ -248,11 +244,10 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
         "restarts_in_window": in_window,
     }
     if record is not None:
-        newest = monitoring.batch_inputs(batches[:1])
-        if observation.running and newest:
-            metadata["last_batch_time"] = newest[0][0]  # epoch seconds
-            metadata["last_batch_age_seconds"] = round(max(0.0, now - newest[0][0]), 1)
-            metadata["last_batch_records"] = newest[0][1]
+        if observation.running and newest is not None:
+            metadata["last_batch_time"] = newest[0]  # epoch seconds
+            metadata["last_batch_age_seconds"] = round(max(0.0, now - newest[0]), 1)
+            metadata["last_batch_records"] = newest[1]
             metadata["last_batch_processing_ms"] = batches[0].get("processingTime") or 0
             metadata["last_batch_scheduling_delay_ms"] = batches[0].get("schedulingDelay") or 0
         metadata["reading_new_records"] = reading_at is not None
