@@ -11,25 +11,20 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import re
-import socket
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from kinesis_pipelines.app import control, delivery
 from kinesis_pipelines.app.config import DriverConfig
+from kinesis_pipelines.app.fencing import FenceKeeper, fence_identity, take_fence
 from kinesis_pipelines.app.sinks import directory_sink_writer
 from kinesis_pipelines.app.storage import files_for, join
 from kinesis_pipelines.aws import fence
 from kinesis_pipelines.aws.connection import make_client
-from kinesis_pipelines.aws.handover import clear_dead_driver
 
 STOP_POLL_SECONDS = 0.5
-# YARN names the ApplicationMaster's container container_[e<epoch>_]<cluster>_<app>_<attempt>_<n>
-YARN_CONTAINER = re.compile(r"^container_(?:e\d+_)?(\d+)_(\d+)_(\d+)_\d+$")
 
 
 def load_processor(import_path: str) -> Any:
@@ -110,27 +105,6 @@ def decode_utf8(data: bytes) -> str:
     return data.decode("utf-8")
 
 
-class FenceKeeper(threading.Thread):
-    """Renews the driver's fence; if another driver took it, this one must stop at once."""
-
-    def __init__(self, client: Any, config: DriverConfig, table: str, owner: str) -> None:
-        super().__init__(daemon=True, name="kinesis-pipelines-fence")
-        self.client, self.config, self.table, self.owner = client, config, table, owner
-        self.lost = threading.Event()
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        while not self.done.wait(fence.FENCE_TTL_SECONDS / 3):
-            try:
-                fence.acquire(self.client, self.table, self.config.application_name, self.owner)
-            except fence.FenceHeld as exc:
-                print(str(exc), flush=True)
-                self.lost.set()
-                return
-            except Exception as exc:
-                print(f"fence renewal failed, retrying: {exc}", flush=True)
-
-
 def write_info(config: DriverConfig, sc: Any, recovered: bool, owner: str = "") -> None:
     info = control.DriverInfo(
         fence_owner=owner,
@@ -146,32 +120,6 @@ def write_info(config: DriverConfig, sc: Any, recovered: bool, owner: str = "") 
     )
     path = join(config.control_dir, control.INFO_FILE)
     files_for(path).write_text(path, info.model_dump_json())
-
-
-def fence_identity(environ: dict[str, str], generation: str) -> tuple[str, str | None]:
-    """This driver's fence owner, and the owner prefix of earlier attempts it may take over from.
-
-    A launcher that relaunches drivers names the owner (KP_FENCE_OWNER). In YARN's
-    ApplicationMaster the owner is the application and its attempt: YARN starts an attempt only
-    once the one before it has ended, so an earlier attempt's fence is a dead driver's."""
-    if environ.get(control.FENCE_OWNER_ENV):
-        return environ[control.FENCE_OWNER_ENV], None
-    container = YARN_CONTAINER.match(environ.get("CONTAINER_ID", ""))
-    if container:
-        cluster, app, attempt = container.groups()
-        application = f"application_{cluster}_{app}"
-        return f"yarn:{application}:{int(attempt)}:{generation}", f"yarn:{application}:"
-    return f"{socket.gethostname()}:{os.getpid()}:{generation}", None
-
-
-def take_fence(client: Any, config: DriverConfig, table: str, owner: str, earlier: str | None) -> None:
-    """Take the fence; from an earlier attempt of the same YARN application at once, releasing
-    its KCL leases too so the receivers need not wait out KCL's lease failover."""
-    holder = fence.current(client, table, config.application_name)
-    if earlier and holder and holder[0].startswith(earlier) and holder[0] != owner:
-        released = clear_dead_driver(client, table, config.application_name, holder[0])
-        print(f"took over from the dead attempt {holder[0]}: released {released} KCL lease(s)", flush=True)
-    fence.acquire(client, table, config.application_name, owner)
 
 
 def run(config: DriverConfig) -> int:

@@ -140,7 +140,7 @@ class YarnLauncher:
             receivers=request.receivers,
             cores=request.cores,
             checkpoint_dir=request.checkpoint_dir,
-            fence_owner_prefix=f"yarn:{application_id}:",  # receiver_app.fence_identity
+            fence_owner_prefix=f"yarn:{application_id}:",  # app/fencing.fence_identity
         )
 
     def status(self, record: DriverRecord) -> DriverStatus:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kinesis_pipelines.app import control
-from kinesis_pipelines.app.receiver_app import fence_identity
+from kinesis_pipelines.app.fencing import fence_identity
 
 
 def test_yarn_attempts_of_one_application_share_a_prefix() -> None:
