@@ -1,4 +1,8 @@
-"""Starting and stopping the processes this package owns: each in its own process group."""
+"""Starting and stopping the processes this package owns: each in its own process group.
+
+A process id alone does not name a process: the kernel reuses it, and it means nothing on another
+host or after a reboot. A process this package records is also known by its host, the boot it
+runs in and its start time (`ProcessIdentity`); nothing is signalled unless all three match."""
 
 from __future__ import annotations
 
@@ -9,7 +13,79 @@ import socket
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
+from enum import Enum
 from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
+
+
+class ProcessIdentity(BaseModel):
+    """Who a process is beyond its id. Empty parts are unknown (a record from before they were
+    kept) and are not compared."""
+
+    model_config = ConfigDict(frozen=True)
+
+    host: str = ""
+    boot_id: str = ""
+    start_ticks: int | None = None  # clock ticks after boot (field 22 of /proc/<pid>/stat)
+
+
+class Sameness(str, Enum):
+    SAME = "same"  # the recorded process runs (as far as the recorded parts tell)
+    GONE = "gone"  # no process has that id now: the recorded one ended
+    REUSED = "reused"  # another process has that id now: the recorded one ended
+    REBOOTED = "rebooted"  # this host booted since: the recorded process ended with the old boot
+    OTHER_HOST = "other_host"  # it runs, or ran, on another host: this host cannot tell
+
+
+def this_host() -> str:
+    return socket.gethostname()
+
+
+def boot_id() -> str:
+    """This boot's id ("" where the kernel does not say)."""
+    try:
+        return BOOT_ID_FILE.read_text().strip()
+    except OSError:
+        return ""
+
+
+def start_ticks(pid: int) -> int | None:
+    """When `pid` started, in clock ticks after boot; None if no such process."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            # the fields after the command's closing parenthesis start at field 3
+            return int(stat.read().rsplit(") ", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def identify(pid: int) -> ProcessIdentity:
+    """The identity of the process that has `pid` now, on this host."""
+    return ProcessIdentity(host=this_host(), boot_id=boot_id(), start_ticks=start_ticks(pid))
+
+
+def compare(recorded: ProcessIdentity, now: ProcessIdentity) -> Sameness:
+    """Pure: whether the process recorded as `recorded` is the one found as `now` (this host's
+    view of the same process id; `now.start_ticks` None when no process has it)."""
+    if recorded.host and now.host and recorded.host != now.host:
+        return Sameness.OTHER_HOST
+    if recorded.boot_id and now.boot_id and recorded.boot_id != now.boot_id:
+        return Sameness.REBOOTED
+    if now.start_ticks is None:
+        return Sameness.GONE
+    if recorded.start_ticks is not None and recorded.start_ticks != now.start_ticks:
+        return Sameness.REUSED
+    return Sameness.SAME
+
+
+def sameness(pid: int, recorded: ProcessIdentity | None) -> Sameness:
+    """Whether `pid` on this host is still the process recorded as `recorded` (None: a record
+    that knows nothing but the id, trusted as before)."""
+    found = identify(pid)
+    return compare(recorded or ProcessIdentity(), found)
 
 
 def free_port() -> int:
@@ -39,8 +115,11 @@ def start_group(
         )
 
 
-def alive(pid: int) -> bool:
-    """True while `pid` runs (a zombie child counts as gone)."""
+def alive(pid: int, recorded: ProcessIdentity | None = None) -> bool:
+    """True while `pid` runs and is the process recorded as `recorded` (a zombie child counts as
+    gone; so does a process that has the id now but is another one)."""
+    if recorded is not None and sameness(pid, recorded) is not Sameness.SAME:
+        return False
     try:
         waited, _ = os.waitpid(pid, os.WNOHANG)
         if waited == pid:
@@ -60,26 +139,42 @@ def alive(pid: int) -> bool:
         return True
 
 
-def stop_group(pid: int, grace_seconds: float = 5.0) -> None:
-    """SIGTERM the process group led by `pid`, then SIGKILL whatever is left after the grace."""
-    _signal_group(pid, signal.SIGTERM)
+def may_signal(pid: int, recorded: ProcessIdentity | None) -> bool:
+    """Whether signalling the group led by `pid` reaches only the recorded process's group: it is
+    that process, or it ended (a process id stays taken while its group has members, so what is
+    left of the group is the recorded one's). Never on another host or after a reboot."""
+    return sameness(pid, recorded) in (Sameness.SAME, Sameness.GONE)
+
+
+def stop_group(pid: int, grace_seconds: float = 5.0, recorded: ProcessIdentity | None = None) -> None:
+    """SIGTERM the process group led by `pid`, then SIGKILL whatever is left after the grace.
+    With `recorded`, each signal goes only while `pid` is still that process (or its group's
+    leftovers): a process that took the id over is never signalled."""
+    if not _signal_group(pid, signal.SIGTERM, recorded):
+        return
     deadline = time.monotonic() + grace_seconds
     while time.monotonic() < deadline:
-        if not alive(pid) and not _group_alive(pid):
+        if not alive(pid, recorded) and not _group_alive(pid):
             return
         time.sleep(0.1)
-    _signal_group(pid, signal.SIGKILL)
+    if not _signal_group(pid, signal.SIGKILL, recorded):
+        return
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and alive(pid):
+    while time.monotonic() < deadline and alive(pid, recorded):
         time.sleep(0.05)
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
+def _signal_group(pid: int, sig: signal.Signals, recorded: ProcessIdentity | None = None) -> bool:
+    """Signal the group (or the process, if it leads none); False, and nothing sent, when `pid`
+    is no longer the recorded process."""
+    if recorded is not None and not may_signal(pid, recorded):
+        return False
     try:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
+    return True
 
 
 def _group_alive(pgid: int) -> bool:

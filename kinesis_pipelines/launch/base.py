@@ -11,6 +11,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from kinesis_pipelines.app.control import DriverInfo
+from kinesis_pipelines.processes import ProcessIdentity
 
 
 class DriverState(str, Enum):
@@ -61,9 +62,22 @@ class DriverRecord(BaseModel):
     cores: int = 0
     checkpoint_dir: str = ""
     pid: int | None = None  # the process group leader, for backends that run it on this host
+    # who that process is beyond its id, which the kernel reuses: the host it runs on, that
+    # host's boot and the process's start time (ticks after boot). Empty in older records.
+    host: str = ""
+    boot_id: str = ""
+    start_ticks: int | None = None
     # how every attempt of this driver names itself on the fence, so that any host can break a
     # dead attempt's fence even when the driver's own report is lost
     fence_owner_prefix: str = ""
+
+    def process_identity(self) -> ProcessIdentity:
+        """The recorded process's identity; an older record's host is read from its fence owner
+        prefix (`<host>:<pid>:...`), so that it is never signalled from another host."""
+        host = self.host
+        if not host and self.pid is not None and self.fence_owner_prefix.count(":") >= 3:
+            host = self.fence_owner_prefix.split(":", 1)[0]
+        return ProcessIdentity(host=host, boot_id=self.boot_id, start_ticks=self.start_ticks)
 
 
 class DriverStatus(BaseModel):

@@ -20,7 +20,16 @@ from kinesis_pipelines.errors import LaunchError
 from kinesis_pipelines.launch.attempts import fence_owner_prefix, read_attempts
 from kinesis_pipelines.launch.base import DriverRecord, DriverState, DriverStatus, SubmitRequest
 from kinesis_pipelines.launch.submit import write_submit_files
-from kinesis_pipelines.processes import alive, start_group, stop_group
+from kinesis_pipelines.processes import (
+    ProcessIdentity,
+    Sameness,
+    alive,
+    identify,
+    sameness,
+    start_group,
+    stop_group,
+    this_host,
+)
 from kinesis_pipelines.tools import python_executable
 
 EXIT_FILE = "exit-code"
@@ -65,10 +74,14 @@ class LocalProcessLauncher:
             process = start_group(wrapped, log, env=env)
         except OSError as exc:
             raise LaunchError(f"could not start spark-submit for {request.pipeline}: {exc}") from exc
+        identity = identify(process.pid)  # the child exists from the fork on: its start is fixed
         return DriverRecord(
             backend=self.name,
             driver_id=f"local-{process.pid}",
             pid=process.pid,
+            host=identity.host,
+            boot_id=identity.boot_id,
+            start_ticks=identity.start_ticks,
             pipeline=request.pipeline,
             generation=request.generation,
             control_dir=str(control_dir),
@@ -82,23 +95,28 @@ class LocalProcessLauncher:
         )
 
     def status(self, record: DriverRecord) -> DriverStatus:
-        pid = _pid(record)
+        pid, recorded = _pid(record), record.process_identity()
+        found = sameness(pid, recorded)
         attempts = read_attempts(Path(record.control_dir))
         tried = {
             "attempt": len(attempts.attempts) if attempts else 1,
             "relaunched_at": [a.started_at for a in attempts.attempts[1:]] if attempts else [],
         }
-        if alive(pid):
+        if found is Sameness.OTHER_HOST:
+            return DriverStatus(state=DriverState.UNKNOWN, detail=_elsewhere(record, recorded), **tried)
+        if found is Sameness.SAME and alive(pid):
             return DriverStatus(state=DriverState.RUNNING, **tried)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)  # reap it if this process started it
+        if found is Sameness.GONE:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)  # reap it if this process started it
         code = _read_exit_code(Path(record.control_dir) / EXIT_FILE)
         if code == 0:
             return DriverStatus(state=DriverState.FINISHED, exit_code=code, **tried)
+        gone = _gone(pid, found)
         return DriverStatus(
             state=DriverState.FAILED,
             exit_code=code,
-            detail=f"see the driver log {record.log_location}",
+            detail=f"{gone}see the driver log {record.log_location}",
             **tried,
         )
 
@@ -109,20 +127,22 @@ class LocalProcessLauncher:
             return None
 
     def stop_gracefully(self, record: DriverRecord, timeout: float = 60.0) -> DriverStatus:
-        pid = _pid(record)
-        if alive(pid):
+        pid, recorded = _pid(record), record.process_identity()
+        found = sameness(pid, recorded)
+        if found is Sameness.SAME and alive(pid):
             (Path(record.control_dir) / control.STOP_MARKER).touch()
             deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and alive(pid):
+            while time.monotonic() < deadline and alive(pid, recorded):
                 time.sleep(0.2)
-            if alive(pid):
-                stop_group(pid, grace_seconds=10)
-        else:
-            stop_group(pid, grace_seconds=1)  # leftovers of the group, if any
+            if alive(pid, recorded):
+                stop_group(pid, grace_seconds=10, recorded=recorded)
+        elif found is Sameness.GONE:
+            stop_group(pid, grace_seconds=1, recorded=recorded)  # leftovers of the group, if any
+        # otherwise the id is another process's, or on another host: nothing is signalled
         return self.status(record)
 
     def kill(self, record: DriverRecord) -> DriverStatus:
-        stop_group(_pid(record), grace_seconds=0)
+        stop_group(_pid(record), grace_seconds=0, recorded=record.process_identity())
         return self.status(record)
 
     def logs(self, record: DriverRecord, max_bytes: int = 2_000_000) -> str:
@@ -139,6 +159,22 @@ def _pid(record: DriverRecord) -> int:
     if record.pid is None:
         raise LaunchError(f"driver {record.driver_id} of {record.pipeline} has no process id")
     return record.pid
+
+
+def _elsewhere(record: DriverRecord, recorded: ProcessIdentity) -> str:
+    return (
+        f"the driver runs on host {recorded.host} (process {record.pid}); this host "
+        f"({this_host()}) cannot see it: look, stop or kill from {recorded.host}"
+    )
+
+
+def _gone(pid: int, found: Sameness) -> str:
+    """Why the recorded driver counts as gone although its process id may be taken."""
+    if found is Sameness.REUSED:
+        return f"the driver is gone: process id {pid} now belongs to another process, left alone; "
+    if found is Sameness.REBOOTED:
+        return f"the driver is gone: this host rebooted since it started (process id {pid} is not it); "
+    return ""
 
 
 def _read_exit_code(path: Path) -> int | None:
