@@ -8,9 +8,11 @@ KinesisPipelinesError
 ├── AwsError               an AWS call failed (boto errors are chained)
 │   ├── StreamMissingError     the pipeline's stream does not exist (not deployed yet)
 │   ├── AppTableConflictError  the lease table belongs to another stream or is stale
-│   └── ControlTableConflictError  the control table's records belong to another pipeline
+│   ├── ControlTableConflictError  the control table's records belong to another pipeline
+│   └── ControlRecordConflictError another operation changed a control record first
 ├── EmulatorError          the embedded local AWS did not start or is not running
 └── LaunchError            spark-submit, stop or status of a streaming driver failed
+    └── OperationLockedError   another operation (on any host) holds the pipeline's lock
 """
 
 from __future__ import annotations
@@ -52,9 +54,17 @@ class ControlTableConflictError(AwsError):
     """The control table holds this KCL application's records for another pipeline."""
 
 
+class ControlRecordConflictError(AwsError):
+    """A control record's conditional write lost to another writer (optimistic concurrency)."""
+
+
 class EmulatorError(KinesisPipelinesError):
     """The embedded local AWS could not be started or reached."""
 
 
 class LaunchError(KinesisPipelinesError):
     """Submitting, stopping or inspecting a streaming driver failed."""
+
+
+class OperationLockedError(LaunchError):
+    """Another deploy, restart, roll or stop of the pipeline holds its lock, on this host or another."""

@@ -1,11 +1,15 @@
 """A pipeline's durable records in DynamoDB, so that they outlive the Dagster host: the current
-driver (its handle and generation), the operator's intent, the restart history and the reshard
-ledger. They live in the fence table, which becomes the pipelines' control table: one item per
-record, keyed `<application>#<record>` beside the application's fence item (a KCL application
-name holds no '#', so the keys never meet).
+driver (its handle and generation), the current generation and how to launch it again, the
+operator's intent, the restart history, the reshard ledger, and the lock of the pipeline's
+operations (aws/oplock.py). They live in the fence table, which becomes the pipelines' control
+table: one item per record, keyed `<application>#<record>` beside the application's fence item
+(a KCL application name holds no '#', so the keys never meet).
 
 The first item, `<application>#owner`, names the pipeline and stream the application belongs to:
-a second pipeline that names the same application is refused before anything is created."""
+a second pipeline that names the same application is refused before anything is created.
+
+Every record carries a version, and every write is conditional on the version it replaces
+(optimistic concurrency): two hosts that read a record and write it back cannot both succeed."""
 
 from __future__ import annotations
 
@@ -17,9 +21,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from kinesis_pipelines.aws import fence
-from kinesis_pipelines.errors import AwsError, ControlTableConflictError
+from kinesis_pipelines.aws.oplock import OperationLock
+from kinesis_pipelines.errors import AwsError, ControlRecordConflictError, ControlTableConflictError
 
 OWNER = "owner"
+BLIND_WRITE_ATTEMPTS = 20
 
 
 # control tables whose owner item this process has checked: (endpoint, table, application,
@@ -76,6 +82,10 @@ class ControlTable:
         return (endpoint, self.table, self.application, self.pipeline, self.stream)
 
     def read(self, name: str) -> str | None:
+        return self.read_versioned(name)[0]
+
+    def read_versioned(self, name: str) -> tuple[str | None, int]:
+        """A record's document and version (0: never written, or written before versions)."""
         self.ensure()
         try:
             item = self._call(
@@ -83,18 +93,18 @@ class ControlTable:
             ).get("Item")
         except (ClientError, BotoCoreError) as exc:
             raise AwsError(f"reading {name} of {self.pipeline} from {self.table!r} failed: {exc}") from exc
-        return item["document"]["S"] if item else None
+        return _document(item)
 
-    def read_many(self, names: tuple[str, ...]) -> dict[str, str | None]:
-        """Several records in one BatchGetItem (strongly consistent, like `read`)."""
+    def read_many(self, names: tuple[str, ...]) -> dict[str, tuple[str | None, int]]:
+        """Several records and their versions in one BatchGetItem (strongly consistent)."""
         self.ensure()
         request = {self.table: {"Keys": [self._key(name) for name in names], "ConsistentRead": True}}
-        found: dict[str, str | None] = dict.fromkeys(names)
+        found: dict[str, tuple[str | None, int]] = dict.fromkeys(names, (None, 0))
         try:
             while request:
                 page = self._call(partial(self.client.batch_get_item, RequestItems=request))
                 for item in page.get("Responses", {}).get(self.table, []):
-                    found[item["application"]["S"].split("#", 1)[1]] = item["document"]["S"]
+                    found[item["application"]["S"].split("#", 1)[1]] = _document(item)
                 request = page.get("UnprocessedKeys") or {}
         except (ClientError, BotoCoreError) as exc:
             raise AwsError(
@@ -114,10 +124,61 @@ class ControlTable:
             self.ensure()
             return call()
 
-    def write(self, name: str, document: str) -> None:
+    def write(self, name: str, document: str, expected_version: int | None = None) -> int:
+        """Write a record as version `expected_version + 1`, only if its version is still
+        `expected_version` (ControlRecordConflictError if another writer came first). Without an
+        expected version, whatever version is there now is replaced (read, then the same
+        conditional write, again on a conflict). Returns the version written."""
         self.ensure()
-        item = {**self._key(name), "document": {"S": document}, "updated_at": {"N": f"{time.time():.3f}"}}
+        for _ in range(BLIND_WRITE_ATTEMPTS):
+            expected = self.read_versioned(name)[1] if expected_version is None else expected_version
+            if self._put_if(name, document, expected):
+                return expected + 1
+            if expected_version is not None:
+                raise ControlRecordConflictError(
+                    f"{self.pipeline}: the {name} record in {self.table!r} was changed by another "
+                    f"operation (it is no longer version {expected}); nothing was written. Read it "
+                    "again and retry; if this repeats, another host is operating this pipeline at "
+                    "the same time"
+                )
+        raise ControlRecordConflictError(
+            f"{self.pipeline}: the {name} record in {self.table!r} changed under every one of "
+            f"{BLIND_WRITE_ATTEMPTS} attempts to write it; another host keeps writing it"
+        )
+
+    def _put_if(self, name: str, document: str, expected: int) -> bool:
+        item = {
+            **self._key(name),
+            "document": {"S": document},
+            "version": {"N": str(expected + 1)},
+            "updated_at": {"N": f"{time.time():.3f}"},
+        }
+        condition: dict[str, Any] = (
+            {"ConditionExpression": "attribute_not_exists(#v)", "ExpressionAttributeNames": {"#v": "version"}}
+            if expected == 0
+            else {
+                "ConditionExpression": "#v = :v",
+                "ExpressionAttributeNames": {"#v": "version"},
+                "ExpressionAttributeValues": {":v": {"N": str(expected)}},
+            }
+        )
         try:
-            self._call(lambda: self.client.put_item(TableName=self.table, Item=item))
-        except (ClientError, BotoCoreError) as exc:
+            self._call(lambda: self.client.put_item(TableName=self.table, Item=item, **condition))
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
             raise AwsError(f"writing {name} of {self.pipeline} to {self.table!r} failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise AwsError(f"writing {name} of {self.pipeline} to {self.table!r} failed: {exc}") from exc
+
+    def operation_lock(self) -> OperationLock:
+        """The lock every deploy, restart, roll and stop of this pipeline takes (aws/oplock.py)."""
+        self.ensure()
+        return OperationLock(self.client, self.table, self.application, self.pipeline)
+
+
+def _document(item: dict[str, Any] | None) -> tuple[str | None, int]:
+    if not item:
+        return None, 0
+    return item["document"]["S"], int(item.get("version", {}).get("N", "0"))
