@@ -28,3 +28,34 @@ def fail_every_batch(records: Any) -> Any:
         raise RuntimeError(f"processor failed on purpose on {record!r}")
 
     return records.map(boom)
+
+
+POISON_PREFIX = "poison"
+
+
+def fail_on_poison(records: Any) -> Any:
+    """Every record, except that a record starting with "poison" makes its batch fail: for
+    testing what becomes of a batch the processor cannot process (dead letters)."""
+
+    def check(record: str) -> str:
+        if record.startswith(POISON_PREFIX):
+            raise RuntimeError(f"processor cannot handle {record!r}")
+        return record
+
+    return records.map(check)
+
+
+SLOW_SECONDS_PER_RECORD = 0.01
+
+
+def slow_passthrough(records: Any) -> Any:
+    """Every record, at about 100 records/s per processing core: a processor slower than the
+    stream, for testing what a roll or a restart does to a backlog."""
+
+    def slowly(record: str) -> str:
+        import time
+
+        time.sleep(SLOW_SECONDS_PER_RECORD)
+        return record
+
+    return records.map(slowly)
