@@ -176,9 +176,9 @@ class AppTable:
 
 
 def release_leases(client: Any, table: str) -> int:
-    """Clear the owner of every lease whose driver is known gone, so the next driver's KCL
-    workers take them at once instead of waiting out the lease failover time. Only call this
-    when no driver of the application runs (the fence says so)."""
+    """Clear the owner of every lease, so the next driver's KCL workers take them at once instead
+    of waiting out the lease failover time. Only when no KCL worker of the application runs
+    anywhere; a handover releases only the dead driver's (`release_owned`, aws/handover.py)."""
     released = 0
     kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
     while True:
@@ -202,3 +202,30 @@ def release_leases(client: Any, table: str) -> int:
         if "LastEvaluatedKey" not in page:
             return released
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def release_owned(client: Any, table: str, leases: list[Lease]) -> int:
+    """Clear the owner of each of these leases, each only while its owner and counter are still
+    the ones read (a lease its worker renewed since, or another worker took, is kept). Returns
+    how many were released."""
+    released = 0
+    for lease in leases:
+        if not lease.owner:
+            continue
+        try:
+            client.update_item(
+                TableName=table,
+                Key={LEASE_KEY: {"S": lease.shard_id}},
+                UpdateExpression="REMOVE leaseOwner SET leaseCounter = leaseCounter + :one",
+                ConditionExpression="leaseOwner = :owner AND leaseCounter = :counter",
+                ExpressionAttributeValues={
+                    ":owner": {"S": lease.owner},
+                    ":counter": {"N": str(lease.counter)},
+                    ":one": {"N": "1"},
+                },
+            )
+            released += 1
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+    return released

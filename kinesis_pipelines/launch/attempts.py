@@ -29,7 +29,7 @@ from kinesis_pipelines.app import control
 from kinesis_pipelines.app.config import DriverConfig
 from kinesis_pipelines.aws.connection import make_client
 from kinesis_pipelines.aws.fence import FENCED_EXIT_CODE
-from kinesis_pipelines.aws.handover import clear_dead_driver
+from kinesis_pipelines.aws.handover import hand_over
 from kinesis_pipelines.files import write_text_atomically
 
 FIRST_BACKOFF_SECONDS = 1.0  # before the third attempt; the second starts at once
@@ -94,19 +94,15 @@ def run(control_dir: Path, max_attempts: int, argv: list[str], exit_file: Path) 
             return code
         (control_dir / control.INFO_FILE).unlink(missing_ok=True)
         try:
-            released = clear_dead_driver(
-                make_client("dynamodb", config.connection),
-                config.fence_table,
-                config.application_name,
-                owner,
-            )
+            handover = hand_over(
+                make_client("dynamodb", config.connection), config.fence_table, config.application_name, owner
+            ).note
         except Exception as exc:  # the next attempt then waits out the fence and the leases
-            print(f"kinesis-pipelines: could not hand over the dead attempt's leases: {exc}", flush=True)
-            released = 0
+            handover = f"could not hand over the dead attempt's fence and leases: {exc}"
         backoff = 0.0 if number == 1 else FIRST_BACKOFF_SECONDS * 2 ** (number - 2)
         print(
             f"kinesis-pipelines: driver attempt {number} of {max_attempts} exited with code {code}; "
-            f"released {released} lease(s); attempt {number + 1} in {backoff:.0f} s",
+            f"{handover}; attempt {number + 1} in {backoff:.0f} s",
             flush=True,
         )
         time.sleep(backoff)

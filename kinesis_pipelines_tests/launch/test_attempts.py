@@ -28,10 +28,11 @@ SPEC = make_spec("attempts", shards=1)
 APP = SPEC.app_table.application_name
 FENCE = SPEC.supervision.fence_table
 
-# A stand-in driver: takes the fence with the owner its launcher gave it and a KCL lease, then
+# A stand-in driver: takes the fence with the owner its launcher gave it and a KCL lease (for a
+# worker named as Spark's receiver names it in local mode: the loopback address and a UUID), then
 # exits with the next code from codes.txt (one per attempt).
 DRIVER = f"""
-import os, sys, boto3
+import os, sys, uuid, boto3
 from pathlib import Path
 client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=os.environ["KP_TEST_DYNAMODB"])
 owner = os.environ["{control.FENCE_OWNER_ENV}"]
@@ -40,7 +41,8 @@ codes = Path(sys.argv[1], "codes.txt").read_text().split()
 attempt = len(Path(sys.argv[1], "owners.txt").read_text().split())
 client.put_item(TableName="{FENCE}", Item={{"application": {{"S": "{APP}"}}, "owner": {{"S": owner}},
                 "expires_at": {{"N": "9999999999"}}}})
-client.put_item(TableName="{APP}", Item={{"{LEASE_KEY}": {{"S": "shardId-0"}}, "leaseOwner": {{"S": owner}},
+worker = "127.0.0.1:" + str(uuid.uuid4())
+client.put_item(TableName="{APP}", Item={{"{LEASE_KEY}": {{"S": "shardId-0"}}, "leaseOwner": {{"S": worker}},
                 "leaseCounter": {{"N": str(attempt)}}, "checkpoint": {{"S": "7"}}}})
 sys.exit(int(codes[attempt - 1]))
 """
@@ -86,14 +88,14 @@ def test_a_killed_driver_is_relaunched_with_its_fence_and_leases_handed_over(
     monkeypatch.setattr(attempts, "FIRST_BACKOFF_SECONDS", 0.01)
     client = dynamodb[0]
     seen: list[tuple[Any, Any]] = []
-    handover = attempts.clear_dead_driver
+    handover = attempts.hand_over
 
-    def watched(*args: Any) -> int:
-        released = handover(*args)
+    def watched(*args: Any) -> Any:
+        outcome = handover(*args)
         seen.append((fence.current(client, FENCE, APP), AppTable(client, APP).leases()))
-        return released
+        return outcome
 
-    monkeypatch.setattr(attempts, "clear_dead_driver", watched)
+    monkeypatch.setattr(attempts, "hand_over", watched)
     code, record = run(control_dir, [137, 0], max_attempts=3)
     assert code == 0 and (control_dir / "exit-code").read_text().strip() == "0"
     assert [(a.number, a.exit_code) for a in record.attempts] == [(1, 137), (2, 0)]
