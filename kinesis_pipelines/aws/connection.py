@@ -169,14 +169,19 @@ def connect(
 Component = Literal["orchestrator", "driver"]
 
 
-def make_client(service: Service, connection: AwsConnection, component: Component = "orchestrator") -> Any:
+def make_client(
+    service: Service, connection: AwsConnection, component: Component = "orchestrator", *, quick: bool = False
+) -> Any:
     """A boto3 client for `service` with the connection's region, endpoint, trust, credentials,
     and adaptive retries that back off (throttling included). Cached per connection, so one
     pipeline's operations share one client per service (and one assumed-role session).
 
+    `quick`: short timeouts and at most two attempts, for calls that must end well within a
+    deadline (the driver's fence, renewed within its TTL).
+
     Its user agent names the component (`kinesis-pipelines/<version> (orchestrator)`), so CloudTrail
     and the IAM proof test tell the orchestrator's calls from the driver's."""
-    return _cached_client(service, connection.model_dump_json(), component)
+    return _cached_client(service, connection.model_dump_json(), component, quick)
 
 
 def user_agent(component: Component) -> str:
@@ -186,12 +191,16 @@ def user_agent(component: Component) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _cached_client(service: Service, connection_json: str, component: Component = "orchestrator") -> Any:
+def _cached_client(
+    service: Service, connection_json: str, component: Component = "orchestrator", quick: bool = False
+) -> Any:
     connection = AwsConnection.model_validate_json(connection_json)
     config = Config(
-        retries={"mode": "adaptive", "max_attempts": connection.max_attempts},
-        connect_timeout=5,
-        read_timeout=30,
+        retries={"mode": "standard", "max_attempts": 2}
+        if quick
+        else {"mode": "adaptive", "max_attempts": connection.max_attempts},
+        connect_timeout=2 if quick else 5,
+        read_timeout=3 if quick else 30,
         user_agent_extra=user_agent(component),
     )
     session = _session(connection, component)

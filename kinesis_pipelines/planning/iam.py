@@ -47,7 +47,8 @@ ORCHESTRATOR_ACTIONS = {
         "dynamodb:BatchGetItem",  # a supervisor's look reads its records in one call
         "dynamodb:GetItem",
         "dynamodb:PutItem",
-        "dynamodb:DeleteItem",  # breaking a dead driver's fence
+        "dynamodb:UpdateItem",  # breaking a dead driver's fence (its token kept)
+        "dynamodb:DeleteItem",
     ],
     "metrics": ["cloudwatch:GetMetricData"],
 }
@@ -71,8 +72,8 @@ DRIVER_ACTIONS = {
         "dynamodb:CreateTable",
         "dynamodb:DescribeTable",
         "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:DeleteItem",
+        "dynamodb:PutItem",  # taking the fence
+        "dynamodb:UpdateItem",  # renewing and releasing it
     ],
     "metrics": ["cloudwatch:PutMetricData"],
 }

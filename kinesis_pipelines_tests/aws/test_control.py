@@ -43,8 +43,8 @@ def test_records_outlive_the_hosts_files(dynamodb: Any, tmp_path: Path) -> None:
 def test_records_sit_beside_the_fence(dynamodb: Any) -> None:
     control = ControlTable(dynamodb, TABLE, APP, "orders", "orders-stream")
     control.write("driver", '{"x": 1}')
-    fence.acquire(dynamodb, TABLE, APP, "driver-a", now=1000.0)
-    assert fence.current(dynamodb, TABLE, APP) == ("driver-a", 1000.0 + fence.FENCE_TTL_SECONDS)
+    held = fence.take(dynamodb, TABLE, APP, "driver-a")
+    assert fence.current(dynamodb, TABLE, APP) == ("driver-a", held.expires_at)
     assert control.read("driver") == '{"x": 1}'
 
 

@@ -88,7 +88,7 @@ def test_items_of_the_shared_fence_table_are_limited_to_the_pipelines_own_keys()
     spec = make_spec("orders", shards=1)
     policy = policy_for(resources_of(spec), "driver", "aws", ACCOUNT)
     items = next(s for s in policy["Statement"] if s["Sid"].endswith("FenceTableItems"))
-    assert set(items["Action"]) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}
+    assert set(items["Action"]) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
     assert items["Condition"] == {
         "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["app-orders", "app-orders#*"]}
     }
