@@ -175,7 +175,8 @@ class KinesisStream:
         return None
 
     def millis_behind(self, shard_id: str, checkpoint: str | None) -> int | None:
-        """How far a reader positioned at `checkpoint` is behind the shard's newest record."""
+        """How far a reader positioned at `checkpoint` is behind the shard's newest record (None if
+        Kinesis did not say); AwsError if it cannot be read: an unread lag is unknown, not 0."""
         kwargs: dict[str, Any] = {"StreamName": self.stream_name, "ShardId": shard_id}
         if checkpoint and checkpoint.isdigit():
             kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=checkpoint)
@@ -187,8 +188,17 @@ class KinesisStream:
         try:
             iterator = client.get_shard_iterator(**kwargs)["ShardIterator"]
             page = client.get_records(ShardIterator=iterator, Limit=1)
-        except (ClientError, BotoCoreError):
-            return None
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            raise AwsError(
+                f"reading the newest record of {self.stream_name}/{shard_id} for its lag failed ({code}): "
+                f"{exc}; check that the stream exists and that this identity may GetRecords on it"
+            ) from exc
+        except BotoCoreError as exc:
+            raise AwsError(
+                f"cannot reach Kinesis to read the lag of {self.stream_name}/{shard_id} ({exc}); check "
+                "stream.endpoint_url and that the endpoint is up"
+            ) from exc
         behind = page.get("MillisBehindLatest")
         return int(behind) if behind is not None else None
 

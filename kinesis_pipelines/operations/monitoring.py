@@ -1,4 +1,5 @@
-"""Reading a running driver's monitoring API (Spark's REST API on the driver's UI port)."""
+"""Reading a running driver's monitoring API (Spark's REST API on the driver's UI port), and how
+far behind its shards are (the lease table's checkpoints against the stream's tips)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,17 @@ from datetime import datetime, timezone
 from typing import Any
 
 import requests
+from pydantic import BaseModel, ConfigDict
 
+from kinesis_pipelines.aws.dynamodb import AppTable
+from kinesis_pipelines.aws.kinesis import KinesisStream
+from kinesis_pipelines.errors import KinesisPipelinesError
 from kinesis_pipelines.launch import DriverRecord, Launcher
+
+# How an unmeasured lag is kept in the supervisor's memory, which holds lag as {shard: ms}: one
+# entry under this prefix and the reason, with this value. Only LagReading reads and writes it.
+UNMEASURED_PREFIX = "unmeasured: "
+UNMEASURED_MS = -1
 
 
 def driver_api(launcher: Launcher, record: DriverRecord, path: str, timeout: float = 3.0) -> Any:
@@ -52,3 +62,48 @@ def batch_inputs(batches: list[dict[str, Any]]) -> list[tuple[float, int]]:
         except (KeyError, TypeError, ValueError):
             continue
     return pairs
+
+
+class LagReading(BaseModel):
+    """Each open shard's lag that could be measured, and why the rest could not (None: all were)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    per_shard: dict[str, int] = {}
+    unmeasured: str | None = None
+
+    def to_memory(self) -> dict[str, int]:
+        if self.unmeasured is None:
+            return dict(self.per_shard)
+        return {**self.per_shard, f"{UNMEASURED_PREFIX}{self.unmeasured}": UNMEASURED_MS}
+
+    @classmethod
+    def from_memory(cls, lag: dict[str, int]) -> LagReading:
+        reasons = [key.removeprefix(UNMEASURED_PREFIX) for key in lag if key.startswith(UNMEASURED_PREFIX)]
+        measured = {shard: ms for shard, ms in lag.items() if not shard.startswith(UNMEASURED_PREFIX)}
+        return cls(per_shard=measured, unmeasured="; ".join(reasons) if reasons else None)
+
+
+def measure_lag(app_table: AppTable, stream: KinesisStream) -> LagReading:
+    """Milliseconds each open shard's checkpoint is behind its newest record. A lease table or a
+    shard that cannot be read makes the reading's `unmeasured` say why: never a lag of 0."""
+    try:
+        leases = app_table.leases()
+    except KinesisPipelinesError as exc:
+        return LagReading(unmeasured=f"reading the lease table failed: {exc}")
+    lag: dict[str, int] = {}
+    failed: list[str] = []
+    for lease in leases:
+        if lease.checkpoint == "SHARD_END":
+            continue  # a closed parent shard, read to its end: nothing behind
+        try:
+            behind = stream.millis_behind(lease.shard_id, lease.checkpoint)
+        except KinesisPipelinesError as exc:
+            failed.append(str(exc))
+            continue
+        if behind is None:
+            failed.append(f"Kinesis gave no MillisBehindLatest for {lease.shard_id}")
+        else:
+            lag[lease.shard_id] = behind
+    more = f" (and {len(failed) - 1} more shard(s))" if len(failed) > 1 else ""
+    return LagReading(per_shard=lag, unmeasured=f"{failed[0]}{more}" if failed else None)

@@ -15,8 +15,8 @@ from pydantic import BaseModel
 from kinesis_pipelines.launch import DriverState
 from kinesis_pipelines.operations import monitoring
 from kinesis_pipelines.operations.backends import Backends
-from kinesis_pipelines.operations.supervise import lag_per_shard, observe, restart_times
-from kinesis_pipelines.planning.health import classify, classify_failure
+from kinesis_pipelines.operations.supervise import observe, restart_times
+from kinesis_pipelines.planning.health import LagHealth, classify, classify_failure, classify_lag
 from kinesis_pipelines.spec import PipelineSpec
 
 
@@ -43,7 +43,8 @@ class PipelineStatus(BaseModel):
     completed_batches: int = 0
     last_batch: LastBatch | None = None
     input_rate_records_per_s: float = 0.0
-    lag_ms_per_shard: dict[str, int] = {}
+    lag_ms_per_shard: dict[str, int] = {}  # the shards whose lag could be measured
+    lag_unknown: str | None = None  # why the lag (of some shard) could not be measured
     lag_limit_ms: float = 0.0
     restarts_used: int = 0
     restart_budget: int = 0
@@ -90,6 +91,10 @@ def pipeline_status(spec: PipelineSpec, backends: Backends, now: float | None = 
     window = policy.window_seconds
     used = len([t for t in restart_times(backends, status) if now - t <= window])
     info = backends.launcher.driver_info(record)
+    if running:
+        lag = monitoring.measure_lag(backends.app_table, backends.stream)
+    else:
+        lag = monitoring.LagReading.from_memory(memory.lag_ms_per_shard)
     return PipelineStatus(
         deployed=True,
         state=status.state.value,
@@ -104,7 +109,8 @@ def pipeline_status(spec: PipelineSpec, backends: Backends, now: float | None = 
         completed_batches=verdict.completed_batches,
         last_batch=_last_batch(batches, now),
         input_rate_records_per_s=round(float(stats.get("avgInputRate", 0.0) or 0.0), 2),
-        lag_ms_per_shard=lag_per_shard(backends) if running else memory.lag_ms_per_shard,
+        lag_ms_per_shard=lag.per_shard,
+        lag_unknown=lag.unmeasured,
         restarts_used=used,
         last_failure=failure,
         gave_up=memory.gave_up,
@@ -155,14 +161,7 @@ def render_status(status: PipelineStatus) -> str:
     rows.append(
         ("batches", f"{status.completed_batches} completed, {status.input_rate_records_per_s} records/s in")
     )
-    if status.lag_ms_per_shard:
-        limit = status.lag_limit_ms
-        for shard, lag in sorted(status.lag_ms_per_shard.items()):
-            flag = "  OVER THE LIMIT" if lag > limit else ""
-            rows.append((f"lag {shard}", f"{lag / 1000:.1f} s behind the newest record{flag}"))
-        rows.append(("lag limit", f"{limit / 1000:.0f} s per shard"))
-    else:
-        rows.append(("lag", "unknown (no lease checkpoints yet)"))
+    rows.extend(_lag_rows(status))
     left = max(0, status.restart_budget - status.restarts_used)
     hours = status.restart_window_seconds / 3600
     rows.append(("restarts", f"{status.restarts_used} used, {left} left in the last {hours:g} h"))
@@ -179,6 +178,22 @@ def render_status(status: PipelineStatus) -> str:
     width = max(len(label) for label, _ in rows)
     lines = [f"{status.pipeline}"] + [f"  {label.ljust(width)}  {value}" for label, value in rows]
     return "\n".join(lines) + "\n"
+
+
+def _lag_rows(status: PipelineStatus) -> list[tuple[str, str]]:
+    limit = status.lag_limit_ms
+    verdict = classify_lag(status.lag_ms_per_shard, limit, status.lag_unknown)
+    rows = []
+    if verdict.health is LagHealth.UNKNOWN:
+        rows.append(("lag", f"unknown: {verdict.reason}"))
+    elif not status.lag_ms_per_shard:
+        rows.append(("lag", "unknown (no lease checkpoints yet)"))
+    for shard, lag in sorted(status.lag_ms_per_shard.items()):
+        flag = "  OVER THE LIMIT" if lag > limit else ""
+        rows.append((f"lag {shard}", f"{lag / 1000:.1f} s behind the newest record{flag}"))
+    if status.lag_ms_per_shard or status.lag_unknown:
+        rows.append(("lag limit", f"{limit / 1000:.0f} s per shard"))
+    return rows
 
 
 def _ms(value: int | None) -> str:

@@ -13,7 +13,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from kinesis_pipelines.errors import KinesisPipelinesError
 from kinesis_pipelines.launch import DriverRecord, DriverState, DriverStatus
 from kinesis_pipelines.operations import monitoring
 from kinesis_pipelines.operations.backends import Backends
@@ -21,9 +20,11 @@ from kinesis_pipelines.planning.health import (
     RETRYABLE,
     Health,
     HealthVerdict,
+    LagHealth,
     Observation,
     classify,
     classify_failure,
+    classify_lag,
     first_new_input,
     output_freshness,
 )
@@ -91,18 +92,9 @@ def observe(
 
 
 def lag_per_shard(backends: Backends) -> dict[str, int]:
-    """Milliseconds each open shard's checkpoint is behind its newest record."""
-    lag: dict[str, int] = {}
-    try:
-        for lease in backends.app_table.leases():
-            if lease.checkpoint == "SHARD_END":
-                continue  # a closed parent shard, read to its end: nothing behind
-            behind = backends.stream.millis_behind(lease.shard_id, lease.checkpoint)
-            if behind is not None:
-                lag[lease.shard_id] = behind
-    except KinesisPipelinesError:
-        pass
-    return lag
+    """Milliseconds each open shard's checkpoint is behind its newest record, for the shards that
+    could be measured (`monitoring.measure_lag` says which could not, and why)."""
+    return monitoring.measure_lag(backends.app_table, backends.stream).per_shard
 
 
 def restart_times(backends: Backends, status: DriverStatus | None) -> list[float]:
@@ -156,7 +148,11 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
         )
     lag_due = memory.lag_measured_at is None or now - memory.lag_measured_at >= LAG_REFRESH_SECONDS
     measure_lag = observation.running and lag_due
-    lag = lag_per_shard(backends) if measure_lag else memory.lag_ms_per_shard
+    if measure_lag:
+        lag = monitoring.measure_lag(backends.app_table, backends.stream).to_memory()
+    else:
+        lag = memory.lag_ms_per_shard
+    reading = monitoring.LagReading.from_memory(lag)
     healthy_since = (memory.healthy_since or now) if verdict.health is Health.HEALTHY else None
     restarts = restart_times(backends, status)
     decision = None
@@ -238,9 +234,11 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
         "avg_scheduling_delay_ms": stats.get("avgSchedulingDelay", 0) or 0,
         "avg_processing_ms": stats.get("avgProcessingTime", 0) or 0,
         "completed_batches": verdict.completed_batches,
-        "max_lag_ms": max(lag.values()) if lag else 0,
+        # an unmeasured lag is left out (not plotted as 0) and said in words
+        **({"max_lag_ms": max(reading.per_shard.values(), default=0)} if reading.unmeasured is None else {}),
+        "lag": f"unknown: {reading.unmeasured}" if reading.unmeasured else "measured",
         # one number per shard, so that Dagster plots each shard's lag over time
-        **{f"lag_ms/{shard}": behind for shard, behind in sorted(lag.items())},
+        **{f"lag_ms/{shard}": behind for shard, behind in sorted(reading.per_shard.items())},
         "restarts_in_window": in_window,
     }
     if record is not None:
@@ -307,12 +305,14 @@ def check_results(
     """Each asset check's outcome from the supervisor's last look. Pure.
 
     Severities say what an operator must do: lag over the limit is a WARN (the job runs and may
-    catch up, or a rebalance adds capacity); a failed job and a spent restart budget are ERRORs
+    catch up, or a rebalance adds capacity), and so is a lag that could not be measured (it does
+    not pass: an unread lag is not a small one); a failed job and a spent restart budget are ERRORs
     (the supervisor will not fix them on its own); a stall is a WARN while a restart is pending."""
     limit_ms = spec.supervision.lag_limit_seconds * 1000
-    worst = max(memory.lag_ms_per_shard.values(), default=0)
+    reading = monitoring.LagReading.from_memory(memory.lag_ms_per_shard)
+    lag = classify_lag(reading.per_shard, limit_ms, reading.unmeasured)
     budget = spec.supervision.restart.budget
-    per_shard = {f"lag_ms/{shard}": lag for shard, lag in sorted(memory.lag_ms_per_shard.items())}
+    per_shard = {f"lag_ms/{shard}": ms for shard, ms in sorted(reading.per_shard.items())}
     healthy_severity = "ERROR" if memory.health == "failed" or memory.gave_up else "WARN"
     return {
         "job_healthy": (
@@ -322,9 +322,10 @@ def check_results(
              "observed_at": memory.observed_at or 0},
         ),
         "lag_under_limit": (
-            worst <= limit_ms,
+            lag.health is LagHealth.WITHIN,
             "WARN",
-            {"max_lag_ms": worst, "limit_ms": limit_ms, **per_shard},
+            {"lag": lag.health.value, "reason": lag.reason, "limit_ms": limit_ms, **per_shard,
+             **({"max_lag_ms": lag.worst_ms} if lag.worst_ms is not None else {})},
         ),
         "restarts_within_budget": (
             memory.gave_up is None and restarts_in_window <= budget,

@@ -16,7 +16,10 @@ from kinesis_pipelines.state import SupervisorMemory
 
 CHECKS = {
     "job_healthy": "The driver runs, its receivers are active and batches complete.",
-    "lag_under_limit": "Every shard is at most supervision.lag_limit_seconds behind.",
+    "lag_under_limit": (
+        "Every shard is at most supervision.lag_limit_seconds behind; a lag that could not be measured "
+        "does not pass (WARN, with the reason)."
+    ),
     "restarts_within_budget": "Restarts stay within the restart budget; past it the supervisor gave up.",
 }
 
@@ -26,6 +29,13 @@ def _for_the_ui(metadata: dict[str, Any]) -> dict[str, Any]:
     if "observed_at" in metadata:
         return {**metadata, "observed_at": dg.MetadataValue.timestamp(float(metadata["observed_at"] or 0))}
     return metadata
+
+
+def _said(metadata: dict[str, Any]) -> str | None:
+    """The outcome in words, shown beside the check: why it passed or not (a lag that could not be
+    measured says so here, not as a lag of 0)."""
+    reason = metadata.get("reason")
+    return str(reason) if reason else None
 
 
 def check_evaluations(
@@ -38,6 +48,7 @@ def check_evaluations(
             passed=passed,
             severity=dg.AssetCheckSeverity(severity),
             metadata=_for_the_ui(metadata),
+            description=_said(metadata),
         )
         for name, (passed, severity, metadata) in check_results(spec, memory, restarts).items()
     ]
@@ -59,7 +70,10 @@ def pipeline_checks(spec: PipelineSpec) -> list[dg.AssetChecksDefinition]:
             restarts = len(restarts_in_window(spec, backends, time.time()))
             passed, severity, metadata = check_results(spec, memory, restarts)[name]
             return dg.AssetCheckResult(
-                passed=passed, severity=dg.AssetCheckSeverity(severity), metadata=_for_the_ui(metadata)
+                passed=passed,
+                severity=dg.AssetCheckSeverity(severity),
+                metadata=_for_the_ui(metadata),
+                description=_said(metadata),
             )
 
         return _check

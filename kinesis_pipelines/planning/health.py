@@ -198,3 +198,40 @@ def output_freshness(batch_interval_seconds: float, stall_batches: int) -> Outpu
     warn = max(60.0, 10 * batch_interval_seconds)
     fail = max(2 * warn, 2 * stall_batches * batch_interval_seconds)
     return OutputFreshness(warn_seconds=warn, fail_seconds=fail, report_every_seconds=warn / 2)
+
+
+class LagHealth(str, Enum):
+    WITHIN = "within_limit"
+    OVER = "over_limit"
+    UNKNOWN = "unknown"  # not measured (an AWS error): never read as "no lag"
+
+
+class LagVerdict(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    health: LagHealth
+    worst_ms: int | None  # None when unknown
+    reason: str
+
+
+def classify_lag(per_shard: dict[str, int], limit_ms: float, unmeasured: str | None) -> LagVerdict:
+    """Pure: the lag of the shards measured against the limit. A lag that could not be measured
+    (`unmeasured`: why) is UNKNOWN, whatever the shards that were measured say: a shard nobody
+    could read may be the one falling behind."""
+    if unmeasured is not None:
+        return LagVerdict(
+            health=LagHealth.UNKNOWN, worst_ms=None, reason=f"could not measure the lag: {unmeasured}"
+        )
+    worst = max(per_shard.values(), default=0)
+    if not per_shard:
+        return LagVerdict(health=LagHealth.WITHIN, worst_ms=0, reason="no lease checkpoints yet")
+    if worst > limit_ms:
+        over = sorted(shard for shard, lag in per_shard.items() if lag > limit_ms)
+        return LagVerdict(
+            health=LagHealth.OVER,
+            worst_ms=worst,
+            reason=f"{', '.join(over)} more than {limit_ms / 1000:.0f} s behind (worst {worst / 1000:.1f} s)",
+        )
+    return LagVerdict(
+        health=LagHealth.WITHIN, worst_ms=worst, reason=f"worst shard {worst / 1000:.1f} s behind"
+    )

@@ -34,3 +34,15 @@ def test_a_running_pipeline_reads_as_an_operator_needs_it() -> None:
 def test_not_deployed_says_what_to_do() -> None:
     text = render_status(PipelineStatus(pipeline="orders", deployed=False, observed_at=0))
     assert text == "orders: not deployed (run `kinesis-pipelines deploy` on its spec)\n"
+
+
+def test_an_unmeasured_lag_shows_as_unknown_with_its_reason() -> None:
+    status = PipelineStatus(
+        pipeline="orders", deployed=True, state="RUNNING", health="healthy", driver_id="local-1",
+        lag_ms_per_shard={"shardId-000000000000": 1_500}, lag_limit_ms=300_000,
+        lag_unknown="reading the newest record of s/shardId-000000000001 failed (ResourceNotFoundException)",
+        observed_at=0,
+    )  # fmt: skip
+    text = render_status(status)
+    assert "unknown: could not measure the lag: reading the newest record of s/shardId-000000000001" in text
+    assert "1.5 s behind the newest record" in text  # what was measured is still shown

@@ -85,3 +85,18 @@ def test_unimportable_processor_fails_the_load_not_the_driver() -> None:
     spec = make_spec("bad", 1, processor="no_such_package.mod:fn")
     with pytest.raises(SpecError, match=r"pipeline bad: job\.processor"):
         build_definitions([spec])
+
+
+def test_the_lag_check_says_it_could_not_measure() -> None:
+    from kinesis_pipelines.operations.monitoring import LagReading
+    from kinesis_pipelines.orchestration.checks import check_evaluations
+    from kinesis_pipelines.state import SupervisorMemory
+
+    memory = SupervisorMemory(lag_ms_per_shard=LagReading(unmeasured="Kinesis is unreachable").to_memory())
+    (lag,) = [
+        e
+        for e in check_evaluations(make_spec("orders", shards=1), memory, 0)
+        if e.check_name == "lag_under_limit"
+    ]
+    assert not lag.passed and lag.severity is dg.AssetCheckSeverity.WARN
+    assert lag.description == "could not measure the lag: Kinesis is unreachable"

@@ -102,3 +102,17 @@ def test_first_new_input_skips_replayed_and_empty_batches() -> None:
     assert first_new_input(batches, started) == 1006.0
     assert first_new_input(batches[1:], started) is None
     assert first_new_input([], started) is None
+
+
+def test_an_unmeasured_lag_is_unknown_never_within_the_limit() -> None:
+    from kinesis_pipelines.planning.health import LagHealth, classify_lag
+
+    unknown = classify_lag({"shardId-0": 10}, 1_000, "reading shardId-1 failed (ResourceNotFoundException)")
+    assert unknown.health is LagHealth.UNKNOWN and unknown.worst_ms is None
+    assert "could not measure the lag: reading shardId-1 failed" in unknown.reason
+    assert classify_lag({}, 1_000, "the lease table is unreachable").health is LagHealth.UNKNOWN
+    within = classify_lag({"shardId-0": 10, "shardId-1": 900}, 1_000, None)
+    assert within.health is LagHealth.WITHIN and within.worst_ms == 900
+    over = classify_lag({"shardId-0": 10, "shardId-1": 2_500}, 1_000, None)
+    assert over.health is LagHealth.OVER and "shardId-1" in over.reason and "2.5 s" in over.reason
+    assert classify_lag({}, 1_000, None).reason == "no lease checkpoints yet"
