@@ -26,6 +26,7 @@ from kinesis_pipelines.errors import AwsError, ControlRecordConflictError, Contr
 
 OWNER = "owner"
 BLIND_WRITE_ATTEMPTS = 20
+TABLE_WAIT_ATTEMPTS = 20
 
 
 # control tables whose owner item this process has checked: (endpoint, table, application,
@@ -42,7 +43,7 @@ class ControlTable:
     def _key(self, name: str) -> dict[str, Any]:
         return {"application": {"S": f"{self.application}#{name}"}}
 
-    def ensure(self) -> None:
+    def ensure(self, _attempt: int = 0) -> None:
         """The table exists and this application's records belong to this pipeline and stream;
         ControlTableConflictError (nothing written) if another pipeline's do. Checked once per
         process (a sensor builds its backends every tick; the owner does not change)."""
@@ -71,6 +72,13 @@ class ControlTable:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 self._ready = False
                 return self.ensure()  # another host registered it at the same moment: check again
+            if (
+                exc.response["Error"]["Code"] == "ResourceNotFoundException"
+                and _attempt < TABLE_WAIT_ATTEMPTS
+            ):
+                # another host created the table at the same moment: it is not answering yet
+                time.sleep(0.5)
+                return self.ensure(_attempt + 1)
             raise AwsError(f"the control table {self.table!r} cannot be used: {exc}") from exc
         except BotoCoreError as exc:
             raise AwsError(f"the control table {self.table!r} cannot be reached: {exc}") from exc

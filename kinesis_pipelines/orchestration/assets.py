@@ -134,7 +134,8 @@ def pipeline_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
         description=(
             f"The Spark Streaming job reading {spec.stream.name} with one receiver per open shard "
             "(bounded by max receivers and cores). Same spec while it runs: unchanged; changed "
-            "spec: graceful stop, then a new checkpoint generation."
+            "spec: the old generation drains (every batch it received is processed), then a new "
+            "checkpoint generation starts."
         ),
         required_resource_keys={keys["stream"], keys["app_table"], keys["job"]},
         **common,
@@ -143,7 +144,8 @@ def pipeline_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
         backends = backends_from(context, spec)
         before = startup.lease_counters(backends)
         result = operations.deploy_job(spec, backends, progress=context.log.info)
-        assert result.record is not None and result.plan is not None  # an operator's deploy runs
+        if result.record is None or result.plan is None:  # a stop recorded meanwhile, on any host
+            raise dg.Failure(description=result.reason, metadata={"action": result.action})
         context.log.info(result.plan.reason)
         leases_taken: float | str = "-"
         if result.action != "unchanged":
@@ -166,6 +168,11 @@ def pipeline_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
                 "master": result.plan.master,
                 "plan": result.plan.reason,
                 "replaced_generation": result.replaced_generation or "-",
+                # leaving the old generation: drained (yes/no, "-" with nothing to drain), launched
+                # again from its checkpoint to drain, and what happened
+                "drained": "-" if result.drained is None else result.drained,
+                "drain_relaunched": result.drain_relaunched,
+                "reason": result.reason,
                 "driver_log": dg.MetadataValue.path(result.record.log_location),
                 "leases_taken_after_seconds": leases_taken,
             }

@@ -103,7 +103,12 @@ def pipeline_jobs(spec: PipelineSpec) -> list[Any]:
             requested_at=config.requested_at,
             progress=context.log.info,
         )
-        metadata: dict[str, object] = {"action": result.action, "reason": result.reason}
+        metadata: dict[str, object] = {
+            "action": result.action,
+            "reason": result.reason,
+            "drained": "-" if result.drained is None else result.drained,
+            "drain_relaunched": result.drain_relaunched,
+        }
         if result.record is not None and result.action in ("restarted", "replaced", "started"):
             if result.recovered_from_checkpoint:
                 context.log.info(f"{name}: resumed from the Spark checkpoint {result.record.checkpoint_dir}")

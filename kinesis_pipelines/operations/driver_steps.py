@@ -1,0 +1,77 @@
+"""Steps every roll takes around a driver: make sure an old one is gone and hand its fence and
+leases over, check nobody else's driver runs, wait for a new one to come up."""
+
+from __future__ import annotations
+
+import time
+
+from kinesis_pipelines.aws import fence
+from kinesis_pipelines.aws.handover import clear_dead_driver
+from kinesis_pipelines.errors import LaunchError
+from kinesis_pipelines.launch import DriverRecord, DriverState
+from kinesis_pipelines.operations.backends import Backends, Progress
+from kinesis_pipelines.spec import PipelineSpec
+
+
+def clear_after(spec: PipelineSpec, backends: Backends, old: DriverRecord, say: Progress) -> None:
+    """Once the old driver is gone: make sure (a zombie is killed), break its fence and
+    release its leases so the next driver takes them at once."""
+    launcher = backends.launcher
+    if launcher.status(old).state is DriverState.RUNNING:
+        say(f"{old.pipeline}: {old.driver_id} did not stop; killing it")
+        launcher.kill(old)
+    info = launcher.driver_info(old)
+    owner = info.fence_owner if info else None
+    if not owner and old.fence_owner_prefix:
+        # the driver's own report is gone (another host, a lost control directory), but its
+        # record says how its fence owners are named: a holder so named is that dead driver
+        holder = fence.current(
+            backends.dynamodb, spec.supervision.fence_table, spec.app_table.application_name
+        )
+        if holder is not None and holder[0].startswith(old.fence_owner_prefix):
+            owner = holder[0]
+    released = clear_dead_driver(
+        backends.dynamodb, spec.supervision.fence_table, spec.app_table.application_name, owner
+    )
+    if released:
+        say(f"{old.pipeline}: released {released} lease(s) of the stopped driver")
+
+
+def check_fence_free(spec: PipelineSpec, backends: Backends) -> None:
+    holder = fence.current(backends.dynamodb, spec.supervision.fence_table, spec.app_table.application_name)
+    if holder is not None and holder[1] > time.time():
+        renewed = fence.FENCE_TTL_SECONDS - (holder[1] - time.time())
+        raise LaunchError(
+            f"{spec.name}: application {spec.app_table.application_name!r} already has a "
+            f"running driver ({holder[0]}, fence renewed {renewed:.0f} s ago); "
+            "stop it first (the stop job or `kinesis-pipelines stop`)"
+        )
+
+
+def wait_started(backends: Backends, record: DriverRecord, say: Progress) -> None:
+    launcher = backends.launcher
+    timeout = backends.start_timeout_seconds
+    deadline = time.monotonic() + timeout
+    next_note = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if launcher.driver_info(record) is not None:
+            return
+        status = launcher.status(record)
+        if status.state is not DriverState.RUNNING:
+            raise LaunchError(
+                f"the driver of {record.pipeline} exited ({status.state.value}, exit code "
+                f"{status.exit_code}) before starting; its log ends:\n{tail(launcher.logs(record))}"
+            )
+        if time.monotonic() > next_note:
+            say(f"{record.pipeline}: waiting for the driver to start")
+            next_note = time.monotonic() + 5
+        time.sleep(0.3)
+    launcher.kill(record)
+    raise LaunchError(
+        f"the driver of {record.pipeline} did not start within {timeout:.0f} s; killed it. "
+        f"Log:\n{tail(launcher.logs(record))}"
+    )
+
+
+def tail(log: str, lines: int = 30) -> str:
+    return "\n".join(log.splitlines()[-lines:]) or "(no log)"
