@@ -35,6 +35,11 @@ class RebalanceOutcome(BaseModel):
     applied: bool = False
     skipped: str | None = None
     generation: str | None = None
+    # the roll to the new receivers: whether the old generation drained (None: nothing to drain),
+    # was launched again to drain, and what happened
+    drained: bool | None = None
+    drain_relaunched: bool = False
+    roll_reason: str = ""
 
 
 def not_running_reason(spec: PipelineSpec, backends: Backends) -> str | None:
@@ -125,7 +130,10 @@ def rebalance(
     backends.store.save_reshards(history)
     result = roll_for_rebalance(spec, backends, progress=progress)
     generation = result.record.generation if result.record else None
-    return RebalanceOutcome(plan=plan, metrics=metrics, applied=True, generation=generation)
+    return RebalanceOutcome(
+        plan=plan, metrics=metrics, applied=True, generation=generation, drained=result.drained,
+        drain_relaunched=result.drain_relaunched, roll_reason=result.reason,
+    )  # fmt: skip
 
 
 def _epoch_seconds(batch_time: str) -> float:

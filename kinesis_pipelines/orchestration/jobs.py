@@ -161,6 +161,9 @@ def pipeline_jobs(spec: PipelineSpec) -> list[Any]:
             "max_lag_seconds": round(outcome.metrics.max_lag_seconds, 1),
             "metrics_source": outcome.metrics.source,
             "dry_run": plan.dry_run,
+            "drained": "-" if outcome.drained is None else outcome.drained,
+            "drain_relaunched": outcome.drain_relaunched,
+            "roll": outcome.roll_reason or "-",
         })  # fmt: skip
 
     @dg.job(
