@@ -17,7 +17,9 @@ from kinesis_pipelines.errors import KinesisPipelinesError
 from kinesis_pipelines.spec import PipelineSpec
 
 # Commands that read or write the state home: each says at its start where that is.
-STATEFUL_COMMANDS = {"plan", "deploy", "stop", "restart", "status", "logs", "rebalance", "local-aws", "demo"}
+STATEFUL_COMMANDS = {
+    "plan", "deploy", "stop", "restart", "status", "logs", "rebalance", "dead-letters", "local-aws", "demo"
+}  # fmt: skip
 
 
 def load_spec(path: Path) -> PipelineSpec:
@@ -275,6 +277,35 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    from kinesis_pipelines import operations
+    from kinesis_pipelines.operations import dead_letters
+
+    spec = load_spec(args.spec)
+    backends = operations.backends_for(spec)
+    if args.replay:
+        result = dead_letters.replay(spec, backends, progress=_say(args.json))
+        if args.json:
+            print(result.model_dump_json())
+        else:
+            print(
+                f"replayed        {result.records} record(s) from {len(result.batches)} dead-letter batch(es)"
+            )
+        return 0
+    report = dead_letters.list_dead_letters(spec, backends)
+    if args.json:
+        print(report.model_dump_json())
+        return 0
+    print(f"location        {report.location}")
+    print(f"waiting         {report.waiting} record(s)")
+    print(f"replayed        {report.replayed} record(s)")
+    for batch in report.batches:
+        state = "replayed" if batch.replayed else "waiting"
+        for reason, count in batch.reasons.items():
+            print(f"  {batch.name}  {batch.kind}  {state}  {count} record(s): {reason}")
+    return 0
+
+
 def cmd_iam(args: argparse.Namespace) -> int:
     from kinesis_pipelines.operations.iam import pipeline_policies, readme_snippet
 
@@ -412,6 +443,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="show the plan; change nothing")
     p.add_argument("--json", action="store_true", help="one JSON object instead of text")
     p.set_defaults(func=cmd_rebalance)
+
+    p = command("dead-letters", "records the job could not process (not UTF-8, or a batch that kept failing)",
+                "kinesis-pipelines dead-letters pipelines/orders.yaml --replay")  # fmt: skip
+    p.add_argument("spec", type=Path, help=spec_help)
+    p.add_argument(
+        "--replay",
+        action="store_true",
+        help="put the records not yet replayed back on the stream (once the processor is fixed)",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    p.set_defaults(func=cmd_dead_letters)
 
     p = command("iam", "least-privilege IAM policies per pipeline and role (orchestrator, driver, producer)",
                 "kinesis-pipelines iam pipelines/orders.yaml --account 123456789012 --out iam/")  # fmt: skip

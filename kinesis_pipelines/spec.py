@@ -190,6 +190,35 @@ class DirectorySink(_Model):
         return check_job_path(value)
 
 
+class BadRecordsSpec(_Model):
+    """What becomes of a record the job cannot decode and of a batch its processor keeps failing on."""
+
+    policy: Literal["dead_letter", "fail"] = Field(
+        "dead_letter",
+        description=(
+            "dead_letter: records that are not UTF-8, and batches whose processing failed "
+            "batch_attempts times, go to the dead-letter location with the reason, and the job "
+            "goes on; fail: the job stops on them (a restart meets them again)."
+        ),
+    )
+    path: str | None = Field(
+        None,
+        description=(
+            "The dead-letter location (a plain path, or an hdfs://, s3a:// or file:// URI). Left "
+            "out: `_dead_letters` inside the sink's directory, which Spark and Hadoop readers of "
+            "the sink skip."
+        ),
+    )
+    batch_attempts: int = Field(
+        3, ge=1, le=100, description="Tries of a batch's processing before it is dead-lettered whole."
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        return None if value is None else check_job_path(value)
+
+
 class CredentialsSpec(_Model):
     """Where AWS credentials come from. Never a literal secret: env vars or roles only."""
 
@@ -342,6 +371,20 @@ class JobSpec(_Model):
         description="Import path 'module:function' of a function DStream[str] -> DStream.",
     )
     sink: DirectorySink = Field(description="Where each batch's output goes.")
+    bad_records: BadRecordsSpec = Field(
+        default_factory=BadRecordsSpec,
+        description="Records that cannot be decoded, batches that cannot be processed.",
+    )
+    drain_timeout_seconds: float = Field(
+        1800.0,
+        gt=0,
+        le=7 * 86400,
+        description=(
+            "How long a roll (a spec change, a rebalance) lets the old generation work through "
+            "what it received before the new one starts. Nothing received is abandoned before "
+            "then; past it the driver is killed and its generation is drained from its checkpoint."
+        ),
+    )
 
     @field_validator("spark_version")
     @classmethod
@@ -413,7 +456,10 @@ class JobSpec(_Model):
         if self.initial_timestamp is not None and self.initial_timestamp.tzinfo is None:
             raise ValueError("initial_timestamp needs a time zone, like 2026-01-31T12:00:00Z")
         cluster = self.master != "local"
-        for field, value in (("checkpoint_dir", self.checkpoint_dir), ("sink.path", self.sink.path)):
+        places = [("checkpoint_dir", self.checkpoint_dir), ("sink.path", self.sink.path)]
+        if self.bad_records.path is not None:
+            places.append(("bad_records.path", self.bad_records.path))
+        for field, value in places:
             if cluster and is_host_path(value):
                 raise ValueError(
                     f"{field} {value!r} is a path on this host, but master {self.master!r} runs "

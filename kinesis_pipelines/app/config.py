@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
 
 from kinesis_pipelines.aws.connection import AwsConnection
@@ -30,6 +32,12 @@ class DriverConfig(BaseModel):
     control_dir: str  # job file in, driver info out, stop marker in (see app/control.py)
     processor: str
     sink_path: str
+    dead_letter_path: str
+    bad_records_policy: Literal["dead_letter", "fail"] = "dead_letter"
+    batch_attempts: int = 3
+    # an unreadable Spark checkpoint is set aside only when the operator said so (--discard-checkpoint)
+    discard_unusable_checkpoint: bool = False
+    drain_timeout_seconds: float = 1800.0  # Spark's graceful stop waits this long for queued batches
     fence_table: str | None = None
     # the receivers' write-ahead log: set by the application beside its ssc.checkpoint, which it
     # needs, rather than on the spark-submit line (where a plain application would get it alone)

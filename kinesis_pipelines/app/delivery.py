@@ -12,6 +12,12 @@ after a driver restart (from its checkpoint and write-ahead log) holds the same 
 the same decision, so the idempotent sink replaces its output with the same lines. The ledger keeps
 the keys of the last `retained_batches` non-empty batches in memory and in one small file per
 batch, so a restarted driver remembers what its predecessor delivered.
+
+A batch's keys count as delivered only once its output is published (or the batch is in the
+dead-letter location): `admit` decides a batch when Spark generates it and holds its keys as
+pending, so the batches generated after it in this process see them; `commit`, called by the sink
+after the publish, writes them down. A batch that never completed admits nothing: a driver that
+reads its records again (a new generation, a restart) delivers them.
 """
 
 from __future__ import annotations
@@ -34,9 +40,10 @@ Located = tuple[int, int, str]
 
 
 def split_keyed(element: bytes) -> tuple[str, bytes]:
-    """A keyed element's key and the record's data."""
-    key, _, data = element.partition(KEY_SEPARATOR)
-    return key.decode("ascii"), data
+    """A keyed element's key and the record's data. The header line is the key, then (from the
+    assembly's `KeyedKinesisStreams`) the partition key and the arrival time, space-separated."""
+    header, _, data = element.partition(KEY_SEPARATOR)
+    return header.decode("ascii").split(" ", 1)[0], data
 
 
 def retained_batches(window_seconds: float, batch_interval_seconds: float) -> int:
@@ -72,42 +79,66 @@ class DeliveryLedger:
         self.files = files or files_for(directory)
         self.first_seen: dict[str, int] = {}
         self.batches: dict[int, list[str]] = {}
+        self.pending: dict[int, tuple[list[str], int]] = {}  # decided, not yet published
+        self.pending_dead_letters: dict[int, int] = {}
         self.admitted_total = 0
         self.dropped_total = 0
+        self.dead_lettered_total = 0
         self.files.make_dirs(directory)
         for name in self.files.names(directory):
             if name.endswith(LEDGER_SUFFIX) and not name.startswith("."):
                 keys = self.files.read_text(join(directory, name)) or ""
                 self._remember(int(name.removesuffix(LEDGER_SUFFIX)), keys.split())
-        self.admitted_total, self.dropped_total = read_totals(directory, self.files).values()
+        totals = read_totals(directory, self.files)
+        self.admitted_total, self.dropped_total = totals["admitted"], totals["dropped"]
+        self.dead_lettered_total = totals["dead_lettered"]
         self._forget_old()
 
     def _batch_file(self, batch_ms: int) -> str:
         return join(self.directory, f"{batch_ms:015d}{LEDGER_SUFFIX}")
 
     def admit(self, batch_ms: int, located: Iterable[Located]) -> dict[int, set[int]]:
-        """Decide a batch, record what it admits, and return the positions to drop."""
+        """Decide a batch and return the positions to drop. Its admitted keys are pending until
+        `commit`: later batches of this process see them, nothing on disk does."""
         drops, admitted = decide(batch_ms, located, self.first_seen)
-        dropped = sum(len(positions) for positions in drops.values())
-        replay = batch_ms in self.batches
-        if admitted or drops or replay:
+        self.pending[batch_ms] = (admitted, sum(len(positions) for positions in drops.values()))
+        if batch_ms not in self.batches:
+            self._remember(batch_ms, admitted)
+        return drops
+
+    def note_dead_letters(self, batch_ms: int, count: int) -> None:
+        """Records of a batch written to the dead-letter location, counted when it commits."""
+        self.pending_dead_letters[batch_ms] = self.pending_dead_letters.get(batch_ms, 0) + count
+
+    def commit(self, batch_ms: int, dead_lettered: int = 0) -> None:
+        """The batch's output is published (or dead-lettered): its keys now count as delivered."""
+        admitted, dropped = self.pending.pop(batch_ms, ([], 0))
+        dead_lettered += self.pending_dead_letters.pop(batch_ms, 0)
+        replay = batch_ms in self.batches and self.files.exists(self._batch_file(batch_ms))
+        if admitted or dropped or replay:
             self.files.write_text(self._batch_file(batch_ms), "\n".join(admitted))
             self._remember(batch_ms, admitted)
             self._forget_old()
-        if not replay:
+        if not replay and (admitted or dropped or dead_lettered):
             self.admitted_total += len(admitted)
             self.dropped_total += dropped
+            self.dead_lettered_total += dead_lettered
             self.files.write_text(
                 join(self.directory, TOTALS_FILE),
-                json.dumps({"admitted": self.admitted_total, "dropped": self.dropped_total}),
+                json.dumps(
+                    {
+                        "admitted": self.admitted_total,
+                        "dropped": self.dropped_total,
+                        "dead_lettered": self.dead_lettered_total,
+                    }
+                ),
             )
-        if dropped:
+        if dropped and not replay:
             print(
                 f"delivery ledger: batch {batch_ms} dropped {dropped} record(s) already delivered "
                 "(KCL read them again after a lease changed hands)",
                 flush=True,
             )
-        return drops
 
     def _remember(self, batch_ms: int, keys: list[str]) -> None:
         for key in self.batches.pop(batch_ms, []):
@@ -119,7 +150,8 @@ class DeliveryLedger:
                 self.first_seen[key] = batch_ms
 
     def _forget_old(self) -> None:
-        for batch_ms in sorted(self.batches)[: max(0, len(self.batches) - self.retained)]:
+        committed = [batch_ms for batch_ms in sorted(self.batches) if batch_ms not in self.pending]
+        for batch_ms in committed[: max(0, len(committed) - self.retained)]:
             for key in self.batches.pop(batch_ms):
                 if self.first_seen.get(key) == batch_ms:
                     del self.first_seen[key]
@@ -137,10 +169,11 @@ def ledger_at(directory: str, retained: int) -> DeliveryLedger:
 
 
 def read_totals(directory: str, files: JobFiles | None = None) -> dict[str, int]:
-    """Records admitted and duplicates dropped so far (zeros before the first batch)."""
+    """Records delivered, duplicates dropped and records dead-lettered so far (zeros before the
+    first batch)."""
     text = (files or LocalFiles()).read_text(join(directory, TOTALS_FILE))
     saved = json.loads(text) if text else {}
-    return {"admitted": saved.get("admitted", 0), "dropped": saved.get("dropped", 0)}
+    return {name: saved.get(name, 0) for name in ("admitted", "dropped", "dead_lettered")}
 
 
 def locate_keys(partition: int, elements: Iterator[bytes]) -> Iterator[Located]:
@@ -148,11 +181,15 @@ def locate_keys(partition: int, elements: Iterator[bytes]) -> Iterator[Located]:
         yield partition, position, split_keyed(element)[0]
 
 
-def keep_data(drops: Mapping[int, set[int]], partition: int, elements: Iterator[bytes]) -> Iterator[bytes]:
+def keep_elements(
+    drops: Mapping[int, set[int]], partition: int, elements: Iterator[bytes]
+) -> Iterator[bytes]:
+    """The partition's elements, less the positions the ledger dropped; keys kept for the dead
+    letters that may need them."""
     dropped = drops.get(partition, set())
     for position, element in enumerate(elements):
         if position not in dropped:
-            yield split_keyed(element)[1]
+            yield element
 
 
 def strip_keys(elements: Iterable[bytes]) -> Iterator[bytes]:
@@ -160,14 +197,39 @@ def strip_keys(elements: Iterable[bytes]) -> Iterator[bytes]:
         yield split_keyed(element)[1]
 
 
-def dedupe_transform(directory: str, retained: int) -> Callable[[Any, Any], Any]:
-    """The `transform` function that drops records already delivered. A plain closure over two
-    plain values, because pyspark pickles it into the Spark checkpoint with the DStream graph."""
+# Each batch's input after the ledger's drops, by batch time, for the sink: a batch whose processing
+# keeps failing is dead-lettered whole from it. Driver-side and in memory: a restarted driver
+# generates its batches again, which fills it again.
+_BATCH_INPUTS: dict[int, Any] = {}
+_BATCH_INPUTS_KEPT = 1000
 
-    def dedupe(batch_time: Any, rdd: Any) -> Any:
+
+def batch_input(batch_ms: int) -> Any | None:
+    """The input RDD of a batch this driver generated (None if it did not)."""
+    return _BATCH_INPUTS.get(batch_ms)
+
+
+def remember_batch_input(batch_ms: int, rdd: Any) -> None:
+    """Called where the batch is generated. A function, not the dict itself, is what the pickled
+    transform refers to: the dict holds RDDs, which cannot be pickled into a checkpoint."""
+    _BATCH_INPUTS[batch_ms] = rdd
+    for old in sorted(_BATCH_INPUTS)[: max(0, len(_BATCH_INPUTS) - _BATCH_INPUTS_KEPT)]:
+        del _BATCH_INPUTS[old]
+
+
+def intake_transform(directory: str, retained: int) -> Callable[[Any, Any], Any]:
+    """The `transform` function that drops records already delivered (`retained` 0: none) and
+    remembers each batch's input. A plain closure over plain values, because pyspark pickles it
+    into the Spark checkpoint with the DStream graph."""
+
+    def intake(batch_time: Any, rdd: Any) -> Any:
         batch_ms = round(batch_time.timestamp() * 1000)
-        located = rdd.mapPartitionsWithIndex(locate_keys).collect()
-        drops = ledger_at(directory, retained).admit(batch_ms, located)
-        return rdd.mapPartitionsWithIndex(partial(keep_data, drops))
+        kept = rdd
+        if retained > 0:
+            located = rdd.mapPartitionsWithIndex(locate_keys).collect()
+            drops = ledger_at(directory, retained).admit(batch_ms, located)
+            kept = rdd.mapPartitionsWithIndex(partial(keep_elements, drops))
+        remember_batch_input(batch_ms, kept)
+        return kept
 
-    return dedupe
+    return intake

@@ -16,15 +16,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kinesis_pipelines.app import control, delivery
+from kinesis_pipelines.app import control, dead_letters, delivery
 from kinesis_pipelines.app.config import DriverConfig
-from kinesis_pipelines.app.fencing import FenceKeeper, fence_identity, take_fence
-from kinesis_pipelines.app.sinks import directory_sink_writer
+from kinesis_pipelines.app.fencing import FenceKeeper, fence_client, fence_identity, take_fence
+from kinesis_pipelines.app.sinks import BatchOutput, sink_writer, undecodable_writer
 from kinesis_pipelines.app.storage import files_for, join
 from kinesis_pipelines.aws import fence
-from kinesis_pipelines.aws.connection import make_client
 
 STOP_POLL_SECONDS = 0.5
+UNUSABLE_CHECKPOINT_EXIT_CODE = 4  # the checkpoint cannot be read and may not be set aside
 
 
 def load_processor(import_path: str) -> Any:
@@ -82,27 +82,54 @@ def build_context(config: DriverConfig) -> Any:
     from pyspark import SparkConf, SparkContext
     from pyspark.streaming import StreamingContext
 
-    # the write-ahead log goes with the checkpoint set below: one needs the other
-    wal = "true" if config.write_ahead_log else "false"
-    sc = SparkContext.getOrCreate(SparkConf().set("spark.streaming.receiver.writeAheadLog.enable", wal))
+    conf = (
+        SparkConf()
+        # the write-ahead log goes with the checkpoint set below: one needs the other
+        .set("spark.streaming.receiver.writeAheadLog.enable", "true" if config.write_ahead_log else "false")
+        # a graceful stop (a roll) works through every batch received, up to the operator's limit,
+        # instead of Spark's default of 10 batch intervals, past which queued batches are dropped
+        .set("spark.streaming.gracefulStopTimeout", f"{round(config.drain_timeout_seconds * 1000)}ms")
+    )
+    sc = SparkContext.getOrCreate(conf)
     # pyspark's hint says int, but a batch interval is any number of seconds
     ssc = StreamingContext(sc, config.batch_interval_seconds)  # type: ignore[arg-type]
     streams = keyed_streams(ssc, config)
     keyed = streams[0] if len(streams) == 1 else ssc.union(*streams)
-    if config.dedupe_window_seconds > 0:
-        retained = delivery.retained_batches(config.dedupe_window_seconds, config.batch_interval_seconds)
-        data = keyed.transform(delivery.dedupe_transform(config.ledger_dir, retained))
+    output = batch_output(config)
+    kept = keyed.transform(delivery.intake_transform(config.ledger_dir, output.retained_batches))
+    if config.bad_records_policy == "dead_letter":
+        kept.foreachRDD(undecodable_writer(output))
+        records = kept.map(dead_letters.decode_or_reason).filter(is_decoded).map(first)
     else:
-        data = keyed.mapPartitions(delivery.strip_keys)
-    records = data.map(decode_utf8)
-    output = load_processor(config.processor)(records)
-    output.foreachRDD(directory_sink_writer(config.sink_path))
+        records = kept.map(dead_letters.decode_strict)
+    load_processor(config.processor)(records).foreachRDD(sink_writer(output))
     ssc.checkpoint(config.checkpoint_dir)
     return ssc
 
 
-def decode_utf8(data: bytes) -> str:
-    return data.decode("utf-8")
+def batch_output(config: DriverConfig) -> BatchOutput:
+    return BatchOutput(
+        pipeline=config.pipeline,
+        stream=config.stream_name,
+        sink_path=config.sink_path,
+        dead_letter_path=config.dead_letter_path,
+        ledger_dir=config.ledger_dir,
+        retained_batches=(
+            delivery.retained_batches(config.dedupe_window_seconds, config.batch_interval_seconds)
+            if config.dedupe_window_seconds > 0
+            else 0
+        ),
+        policy=config.bad_records_policy,
+        batch_attempts=config.batch_attempts,
+    )
+
+
+def is_decoded(decoded: tuple[str | None, str]) -> bool:
+    return decoded[0] is not None
+
+
+def first(decoded: tuple[str | None, str]) -> str | None:
+    return decoded[0]
 
 
 def write_info(config: DriverConfig, sc: Any, recovered: bool, owner: str = "") -> None:
@@ -129,14 +156,14 @@ def run(config: DriverConfig) -> int:
     keeper = None
     fence_table = config.fence_table
     if fence_table:
-        client = make_client("dynamodb", config.connection, component="driver")
+        client = fence_client(config, dict(os.environ))
         fence.ensure_fence_table(client, fence_table)
         try:
-            take_fence(client, config, fence_table, owner, earlier)
+            held = take_fence(client, config, fence_table, owner, earlier)
         except fence.FenceHeld as exc:
             print(str(exc), flush=True)
             return fence.FENCED_EXIT_CODE
-        keeper = FenceKeeper(client, config, fence_table, owner)
+        keeper = FenceKeeper(client, config, fence_table, held)
         keeper.start()
     checkpoint = config.checkpoint_dir
     files = files_for(checkpoint)
@@ -146,12 +173,24 @@ def run(config: DriverConfig) -> int:
     except Exception as exc:
         if not recovered:
             raise
-        aside = f"{checkpoint.rstrip('/')}.unusable-{int(time.time())}"
+        if not config.discard_unusable_checkpoint:
+            print(
+                f"the Spark checkpoint {checkpoint} could not be used ({type(exc).__name__}: {exc}). "
+                "It may hold records this generation received and never delivered (its write-ahead "
+                "log), which KCL will not read again: nothing was changed. Fix what makes it "
+                "unreadable (the log above says what), or set it aside on purpose with "
+                "`kinesis-pipelines deploy SPEC --discard-checkpoint`: the job then resumes every shard "
+                "from KCL's position in the lease table, past those records",
+                flush=True,
+            )
+            return UNUSABLE_CHECKPOINT_EXIT_CODE
+        aside = f"{checkpoint.rstrip('/')}.discarded-{int(time.time())}"
         files.rename(checkpoint, aside)
         print(
-            f"the Spark checkpoint {checkpoint} could not be used ({type(exc).__name__}: {exc}); "
-            f"moved it to {aside} and started a new checkpoint generation; KCL resumes every "
-            "shard from its position in the lease table",
+            f"the Spark checkpoint {checkpoint} could not be used ({type(exc).__name__}: {exc}); as "
+            f"the operator asked (--discard-checkpoint), moved it to {aside} and started afresh: "
+            "KCL resumes every shard from its position in the lease table, so records that "
+            "generation received but never delivered are not read again",
             flush=True,
         )
         recovered = False

@@ -3,6 +3,11 @@ driver restart from its checkpoint) replaces its earlier output instead of addin
 
 Batches are written and published through Hadoop's FileSystem API in the driver's JVM (the one
 Spark writes with), so the sink may be a folder of the driver's host, HDFS, S3 or a shared mount.
+
+A batch's output goes through `sink_writer`: published, or (when the processor keeps failing on it)
+its input dead-lettered whole; only then does the delivery ledger count its records as delivered.
+Records that cannot be decoded go to the dead-letter location through `undecodable_writer`
+(app/dead_letters.py).
 """
 
 from __future__ import annotations
@@ -10,9 +15,12 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from kinesis_pipelines.app import dead_letters, delivery
 from kinesis_pipelines.app.storage import HadoopFiles, JobFiles, LocalFiles, is_uri, join
 
 BATCH_PREFIX = "batch-"
@@ -32,7 +40,12 @@ def batch_dir(root: str, batch_time_ms: int) -> str:
 
 def publish_batch(files: JobFiles, root: str, batch_time_ms: int, staged: str) -> str:
     """Make `staged` the output of this batch time, replacing any earlier output."""
-    final = batch_dir(root, batch_time_ms)
+    return publish_dir(files, batch_dir(root, batch_time_ms), staged)
+
+
+def publish_dir(files: JobFiles, final: str, staged: str) -> str:
+    """Make `staged` the directory `final`, replacing an earlier one (a replay's)."""
+    root = final.rsplit("/", 1)[0]
     if files.exists(final):
         trash = join(root, f"_replaced-{final.rsplit('/', 1)[-1]}-{uuid.uuid4().hex}")
         files.rename(final, trash)
@@ -53,23 +66,114 @@ def write_lines_batch(root: Path, batch_time_ms: int, lines: Iterable[str]) -> s
     return publish_batch(files, str(root), batch_time_ms, str(staged))
 
 
-def directory_sink_writer(path: str) -> Callable[[Any, Any], None]:
-    """The `foreachRDD` function for a directory sink. A plain closure, because pyspark inspects
-    its arguments and pickles it into the Spark checkpoint with the DStream graph."""
+@dataclass(frozen=True)
+class BatchOutput:
+    """Where a batch's output, dead letters and delivery record go. Plain values: pyspark pickles
+    the writers that hold it into the Spark checkpoint."""
+
+    pipeline: str
+    stream: str
+    sink_path: str
+    dead_letter_path: str
+    ledger_dir: str
+    retained_batches: int  # the ledger's window in batches; 0: no deduplication
+    policy: Literal["dead_letter", "fail"] = "dead_letter"
+    batch_attempts: int = 3
+
+
+def _root_uri(path: str) -> str:
+    return path if is_uri(path) else Path(path).absolute().as_uri()
+
+
+def _files_of(rdd: Any) -> HadoopFiles:
+    context = rdd.context
+    return HadoopFiles(context._jvm, context._jsc.hadoopConfiguration())
+
+
+def save_lines(lines: Any, root: str, name: str) -> str:
+    """Write an RDD of lines as the directory `root/name`, staged first and then renamed into
+    place (replacing an earlier one); a failed write leaves no staging behind."""
+    root = _root_uri(root)
+    files = _files_of(lines)
+    files.make_dirs(root)
+    staged = join(root, f"_staging-{name}-{uuid.uuid4().hex}")
+    try:
+        lines.saveAsTextFile(staged)
+    except BaseException:
+        files.remove(staged)
+        raise
+    return publish_dir(files, join(root, name), staged)
+
+
+def undecodable_writer(output: BatchOutput) -> Callable[[Any, Any], None]:
+    """The `foreachRDD` function over a batch's input that dead-letters its undecodable records."""
+
+    def write_undecodable(batch_time: Any, rdd: Any) -> None:
+        batch_ms = round(batch_time.timestamp() * 1000)
+        lines = rdd.mapPartitions(
+            partial(dead_letters.undecodable_lines, output.pipeline, output.stream, batch_ms)
+        ).cache()
+        try:
+            count = lines.count()
+            if count:
+                name = f"{dead_letters.RECORDS_PREFIX}{batch_ms:015d}"
+                save_lines(lines, output.dead_letter_path, name)
+                print(f"dead letters: batch {batch_ms} had {count} record(s) that are not UTF-8", flush=True)
+                delivery.ledger_at(output.ledger_dir, output.retained_batches).note_dead_letters(
+                    batch_ms, count
+                )
+        finally:
+            lines.unpersist()
+
+    return write_undecodable
+
+
+def sink_writer(output: BatchOutput) -> Callable[[Any, Any], None]:
+    """The `foreachRDD` function over the processor's output: publish the batch (trying it up to
+    `batch_attempts` times), else dead-letter its input whole with the error; then the ledger
+    counts its records as delivered. A plain closure: pyspark pickles it into the checkpoint."""
 
     def write_batch(batch_time: Any, rdd: Any) -> None:
-        if rdd.isEmpty():
-            return  # nothing to publish; a replay of this batch time is empty too
-        root = path if is_uri(path) else Path(path).absolute().as_uri()
-        context = rdd.context
-        files = HadoopFiles(context._jvm, context._jsc.hadoopConfiguration())
-        files.make_dirs(root)
         batch_ms = round(batch_time.timestamp() * 1000)
-        staged = join(root, f"_staging-{batch_ms}-{uuid.uuid4().hex}")
-        rdd.map(to_line).saveAsTextFile(staged)
-        publish_batch(files, root, batch_ms, staged)
+        failure: BaseException | None = None
+        for attempt in range(1, output.batch_attempts + 1):
+            try:
+                if not rdd.isEmpty():  # an empty batch publishes nothing; its replay is empty too
+                    save_lines(rdd.map(to_line), output.sink_path, f"{BATCH_PREFIX}{batch_ms:015d}")
+                failure = None
+                break
+            except Exception as exc:  # a processor's error reaches the driver as a Py4JJavaError
+                failure = exc
+                if output.policy == "fail":
+                    raise
+                print(
+                    f"batch {batch_ms}: attempt {attempt} of {output.batch_attempts} failed: "
+                    f"{dead_letters.error_summary(exc)}",
+                    flush=True,
+                )
+        dead = 0 if failure is None else dead_letter_batch(output, batch_ms, failure)
+        ledger = delivery.ledger_at(output.ledger_dir, output.retained_batches)
+        ledger.commit(batch_ms, dead_lettered=dead)
 
     return write_batch
+
+
+def dead_letter_batch(output: BatchOutput, batch_ms: int, failure: BaseException) -> int:
+    """Write a failed batch's input to the dead-letter location; the number of records."""
+    source = delivery.batch_input(batch_ms)
+    reason = f"processing failed {output.batch_attempts} times: {dead_letters.error_summary(failure)}"
+    if source is None:  # cannot happen in a driver that generated the batch; say so if it does
+        raise RuntimeError(f"batch {batch_ms} failed and its input is not known: {reason}") from failure
+    lines = source.mapPartitions(
+        partial(dead_letters.failed_batch_lines, output.pipeline, output.stream, batch_ms, reason)
+    ).cache()
+    try:
+        count = lines.count()
+        save_lines(lines, output.dead_letter_path, f"{dead_letters.FAILED_BATCH_PREFIX}{batch_ms:015d}")
+    finally:
+        lines.unpersist()
+    print(f"dead letters: batch {batch_ms} written whole ({count} record(s)): {reason}", flush=True)
+    return count
 
 
 def read_output(root: str | Path, files: JobFiles | None = None) -> Iterator[str]:

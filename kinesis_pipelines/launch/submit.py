@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape
 from kinesis_pipelines import __version__
 from kinesis_pipelines.app import control, receiver_app
 from kinesis_pipelines.app.config import DriverConfig
+from kinesis_pipelines.app.dead_letters import DEFAULT_DIR_NAME as DEAD_LETTERS_DIR_NAME
 from kinesis_pipelines.app.delivery import LEDGER_DIR_NAME
 from kinesis_pipelines.app.storage import join
 from kinesis_pipelines.aws.connection import EMULATOR_CREDENTIALS, AwsConnection, aws_endpoint
@@ -82,6 +83,13 @@ def region_override_xml(connection: AwsConnection) -> str | None:
 def ledger_dir(spec: PipelineSpec) -> str:
     """The pipeline's delivery ledger (app/delivery.py), beside its checkpoint generations."""
     return join(job_path(spec.job.checkpoint_dir), spec.name, LEDGER_DIR_NAME)
+
+
+def dead_letter_path(spec: PipelineSpec) -> str:
+    """Where the job puts what it could not process (app/dead_letters.py)."""
+    if spec.job.bad_records.path is not None:
+        return job_path(spec.job.bad_records.path)
+    return join(job_path(spec.job.sink.path), DEAD_LETTERS_DIR_NAME)
 
 
 def on_cluster(spec: PipelineSpec) -> bool:
@@ -157,6 +165,10 @@ def driver_config(
         control_dir=control_dir,
         processor=spec.job.processor,
         sink_path=job_path(spec.job.sink.path),
+        dead_letter_path=dead_letter_path(spec),
+        bad_records_policy=spec.job.bad_records.policy,
+        batch_attempts=spec.job.bad_records.batch_attempts,
+        drain_timeout_seconds=spec.job.drain_timeout_seconds,
         write_ahead_log=spec.job.write_ahead_log,
         fence_table=spec.supervision.fence_table,
         connection=connection,

@@ -6,6 +6,7 @@ import com.amazonaws.services.kinesis.model.Record;
 import java.io.Serializable;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.Base64;
 import org.apache.spark.storage.StorageLevel;
 import org.apache.spark.streaming.Duration;
 import org.apache.spark.streaming.api.java.JavaDStream;
@@ -21,7 +22,9 @@ import scala.runtime.AbstractFunction1;
  * Kinesis input DStreams whose elements carry each record's identity, for Python.
  *
  * <p>pyspark's {@code KinesisUtils.createStream} hands Python the record's data only. Each element
- * here is the record's key, a newline, then the record's data. The key is the record's sequence
+ * here is a header line, then the record's data. The header is the record's key, its partition key
+ * (URL-safe Base64 of its UTF-8) and its approximate arrival time in epoch milliseconds, separated by
+ * spaces; what a dead letter says of a record that cannot be processed. The key is the record's sequence
  * number (with its sub-sequence number for a KPL-aggregated user record) and a hash of its partition
  * key: what identifies a record within a stream, so that a record KCL reads a second time (after a
  * lease moves between workers, or after a restart from a KCL checkpoint) can be recognised.
@@ -31,13 +34,13 @@ import scala.runtime.AbstractFunction1;
  */
 public final class KeyedKinesisStreams {
 
-  /** The element for one record: {@code key '\n' data}. */
+  /** The element for one record: {@code key ' ' partitionKeyBase64 ' ' arrivalMillis '\n' data}. */
   static final class KeyedRecord extends AbstractFunction1<Record, byte[]> implements Serializable {
     private static final long serialVersionUID = 1L;
 
     @Override
     public byte[] apply(Record record) {
-      byte[] key = keyOf(record).getBytes(StandardCharsets.UTF_8);
+      byte[] key = headerOf(record).getBytes(StandardCharsets.UTF_8);
       ByteBuffer data = record.getData().asReadOnlyBuffer();
       byte[] element = new byte[key.length + 1 + data.remaining()];
       System.arraycopy(key, 0, element, 0, key.length);
@@ -45,6 +48,16 @@ public final class KeyedKinesisStreams {
       data.get(element, key.length + 1, data.remaining());
       return element;
     }
+  }
+
+  static String headerOf(Record record) {
+    String partitionKey = record.getPartitionKey() == null ? "" : record.getPartitionKey();
+    long arrival = record.getApproximateArrivalTimestamp() == null ? 0L : record.getApproximateArrivalTimestamp().getTime();
+    return keyOf(record)
+        + ' '
+        + Base64.getUrlEncoder().encodeToString(partitionKey.getBytes(StandardCharsets.UTF_8))
+        + ' '
+        + arrival;
   }
 
   static String keyOf(Record record) {

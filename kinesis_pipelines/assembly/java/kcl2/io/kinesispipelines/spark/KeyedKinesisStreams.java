@@ -3,6 +3,7 @@ package io.kinesispipelines.spark;
 import java.io.Serializable;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.Base64;
 import org.apache.spark.storage.StorageLevel;
 import org.apache.spark.streaming.Duration;
 import org.apache.spark.streaming.api.java.JavaDStream;
@@ -20,7 +21,9 @@ import software.amazon.kinesis.retrieval.KinesisClientRecord;
  * Kinesis input DStreams whose elements carry each record's identity, for Python.
  *
  * <p>pyspark's {@code KinesisUtils.createStream} hands Python the record's data only. Each element
- * here is the record's key, a newline, then the record's data. The key is the record's sequence
+ * here is a header line, then the record's data. The header is the record's key, its partition key
+ * (URL-safe Base64 of its UTF-8) and its approximate arrival time in epoch milliseconds, separated by
+ * spaces; what a dead letter says of a record that cannot be processed. The key is the record's sequence
  * number (with its sub-sequence number for a KPL-aggregated user record) and a hash of its partition
  * key: what identifies a record within a stream, so that a record KCL reads a second time (after a
  * lease moves between workers, or after a restart from a KCL checkpoint) can be recognised.
@@ -33,14 +36,14 @@ import software.amazon.kinesis.retrieval.KinesisClientRecord;
  */
 public final class KeyedKinesisStreams {
 
-  /** The element for one record: {@code key '\n' data}. */
+  /** The element for one record: {@code key ' ' partitionKeyBase64 ' ' arrivalMillis '\n' data}. */
   static final class KeyedRecord extends AbstractFunction1<KinesisClientRecord, byte[]>
       implements Serializable {
     private static final long serialVersionUID = 1L;
 
     @Override
     public byte[] apply(KinesisClientRecord record) {
-      byte[] key = keyOf(record).getBytes(StandardCharsets.UTF_8);
+      byte[] key = headerOf(record).getBytes(StandardCharsets.UTF_8);
       ByteBuffer data = record.data().asReadOnlyBuffer();
       byte[] element = new byte[key.length + 1 + data.remaining()];
       System.arraycopy(key, 0, element, 0, key.length);
@@ -48,6 +51,16 @@ public final class KeyedKinesisStreams {
       data.get(element, key.length + 1, data.remaining());
       return element;
     }
+  }
+
+  static String headerOf(KinesisClientRecord record) {
+    String partitionKey = record.partitionKey() == null ? "" : record.partitionKey();
+    long arrival = record.approximateArrivalTimestamp() == null ? 0L : record.approximateArrivalTimestamp().toEpochMilli();
+    return keyOf(record)
+        + ' '
+        + Base64.getUrlEncoder().encodeToString(partitionKey.getBytes(StandardCharsets.UTF_8))
+        + ' '
+        + arrival;
   }
 
   static String keyOf(KinesisClientRecord record) {

@@ -1,0 +1,121 @@
+"""Bad records do not stop the pipeline: a record that is not UTF-8 and a batch the processor
+cannot process go to the dead-letter location with their reason, every other record comes out once,
+and once the processor is fixed `dead-letters --replay` brings the failed batch's records back.
+
+What used to happen: one record that is not UTF-8 failed its batch on every attempt, the driver
+died, each restart replayed the same batch and died again; 0 of 800 ids came out."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from kinesis_pipelines import operations
+from kinesis_pipelines.app.delivery import read_totals
+from kinesis_pipelines.app.processors import POISON_PREFIX
+from kinesis_pipelines.app.sinks import read_output
+from kinesis_pipelines.cli import main as cli
+from kinesis_pipelines.home import job_path
+from kinesis_pipelines.launch.submit import ledger_dir
+from kinesis_pipelines.operations import dead_letters
+from kinesis_pipelines.producer import account, put_all, unique_ids
+from kinesis_pipelines_tests.e2e.helpers import make_spec, wait_for
+
+pytestmark = pytest.mark.e2e
+
+NOT_UTF8 = b"\xff\xfe not utf-8 \xc3\x28"
+
+
+def test_bad_records_go_to_dead_letters_and_the_job_goes_on(
+    local_aws, assembly_jar, cleanup_drivers, capsys
+) -> None:
+    spec = make_spec("dead_letters", shards=1, processor="kinesis_pipelines.app.processors:fail_on_poison")
+    cleanup_drivers.append(spec)
+    backends = operations.backends_for(spec)
+    operations.deploy(spec, backends)
+    client = backends.stream.client
+    before, after = unique_ids("dl-before", 400), unique_ids("dl-after", 400)
+    poison = f"{POISON_PREFIX}-1"
+    sink = job_path(spec.job.sink.path)
+    put_all(client, spec.stream.name, before[:200])
+    client.put_record(StreamName=spec.stream.name, Data=NOT_UTF8, PartitionKey="bytes-key")
+    put_all(client, spec.stream.name, before[200:])
+    wait_for(lambda: set(before) <= set(read_output(sink)), 150, "the ids around the bad bytes out")
+    later = [poison, *after]
+    for start in range(0, len(later), 50):  # spread over several batches
+        put_all(client, spec.stream.name, later[start : start + 50])
+        time.sleep(0.5)
+    ids = before + after
+
+    def settled() -> dict[str, int] | None:
+        totals = read_totals(ledger_dir(spec))
+        # every record is delivered or dead-lettered: the 801 ids, the poison and the bad bytes
+        return totals if totals["admitted"] >= len(ids) + 2 else None
+
+    totals = wait_for(settled, 180, "every record delivered or dead-lettered")
+    report = dead_letters.list_dead_letters(spec, backends)
+    undecodable = [b for b in report.batches if b.kind == "undecodable"]
+    failed = [b for b in report.batches if b.kind == "failed_batch"]
+    letters = [
+        letter
+        for batch in report.batches
+        for letter in dead_letters.read_directory(
+            dead_letters.job_files(report.location, None), f"{report.location}/{batch.name}"
+        )
+    ]
+    in_dead_letters = {letter.data().decode() for letter in letters if letter.kind == "failed_batch"}
+    out = list(read_output(sink))
+    tally = account(ids, out)
+    print(f"totals {totals}; dead letters {report.model_dump()}; {tally.model_dump()}")
+
+    # the record that is not UTF-8: once, with what identifies it and why
+    assert sum(b.records for b in undecodable) == 1
+    (bad,) = [letter for letter in letters if letter.kind == "undecodable"]
+    assert bad.data() == NOT_UTF8 and bad.partition_key == "bytes-key"
+    assert bad.reason.startswith("not UTF-8") and bad.sequence_number and bad.arrival_time
+    assert bad.stream == spec.stream.name
+    # the batch the processor failed on: whole, with the processor's error
+    assert len(failed) == 1 and poison in in_dead_letters
+    (reason,) = failed[0].reasons
+    assert "RuntimeError: processor cannot handle 'poison-1'" in reason and "3 times" in reason
+    # every other id out exactly once; the ids of the failed batch are in the dead letters instead
+    assert tally.duplicates == 0 and tally.unexpected == 0
+    missing = set(ids) - set(out)
+    assert missing == in_dead_letters - {poison}, "an id is neither out nor in the dead letters"
+    assert missing and len(missing) < len(after)  # one batch, not the rest of the stream
+    assert totals["dead_lettered"] == 1 + len(in_dead_letters)
+    record = backends.store.driver()
+    assert record is not None and backends.launcher.status(record).state.value == "RUNNING"
+
+    # the fix: a processor that handles every record; then the replay brings the batch back once
+    fixed = make_spec("dead_letters", shards=1)
+    operations.deploy_job(fixed, operations.backends_for(fixed))
+    assert cli(["dead-letters", "--json", "--replay", str(_spec_file(fixed, sink))]) == 0
+    replayed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert replayed["records"] == 1 + len(in_dead_letters)
+    wait_for(lambda: not set(ids) - set(read_output(sink)), 120, "the replayed ids out")
+    final = account([*ids, poison], read_output(sink))
+    assert (final.lost, final.duplicates) == (0, 0), final
+
+    # the bytes that are not UTF-8 come back as such (a processor fix does not change them): they
+    # are dead-lettered again, and a second replay sends them alone, nothing it replayed before
+    def again() -> list[dead_letters.DeadLetterBatch]:
+        waiting = [b for b in dead_letters.list_dead_letters(fixed, backends).batches if not b.replayed]
+        return waiting
+
+    waiting = wait_for(again, 60, "the replayed bytes dead-lettered again")
+    assert [(b.kind, b.records) for b in waiting] == [("undecodable", 1)]
+    assert cli(["dead-letters", "--json", "--replay", str(_spec_file(fixed, sink))]) == 0
+    second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (second["records"], second["batches"]) == (1, [waiting[0].name])
+    operations.stop(fixed, operations.backends_for(fixed))
+
+
+def _spec_file(spec, sink) -> object:
+    from pathlib import Path
+
+    path = Path(sink).parent / f"{spec.name}.yaml"
+    path.write_text(json.dumps(spec.model_dump(mode="json", exclude_none=True)))
+    return path
