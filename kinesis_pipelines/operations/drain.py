@@ -44,7 +44,7 @@ class Retired(BaseModel):
 
 def drain_timeout(spec: PipelineSpec) -> float:
     """How long the old generation may take to finish its queued batches (the operator's limit)."""
-    return float(getattr(spec.job, "drain_timeout_seconds", 1800.0))
+    return spec.job.drain_timeout_seconds
 
 
 def storable(request: SubmitRequest) -> SubmitRequest:
