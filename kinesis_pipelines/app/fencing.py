@@ -208,3 +208,30 @@ class FenceKeeper(threading.Thread):
         timer = threading.Timer(grace, self.on_deadline)
         timer.daemon = True
         timer.start()
+
+
+class FenceLost(Exception):
+    """This driver no longer holds the fence: it must not publish anything."""
+
+
+# The keeper of this driver process, for the sink: a batch is published only while it holds the
+# fence, and under its token (app/sinks.py). None without a fence table.
+_KEEPER: list[FenceKeeper] = []
+
+
+def register_keeper(keeper: FenceKeeper) -> None:
+    _KEEPER[:] = [keeper]
+
+
+def publishing_token() -> int | None:
+    """The fencing token to publish under; FenceLost when this driver no longer holds the fence;
+    None when the job runs without one."""
+    if not _KEEPER:
+        return None
+    keeper = _KEEPER[0]
+    if not keeper.holding():
+        raise FenceLost(
+            f"{keeper.owner} no longer holds the fence of {keeper.config.application_name}: "
+            "not publishing (another driver may have taken over)"
+        )
+    return keeper.token

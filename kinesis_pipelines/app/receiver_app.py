@@ -18,7 +18,13 @@ from typing import Any
 
 from kinesis_pipelines.app import control, dead_letters, delivery
 from kinesis_pipelines.app.config import DriverConfig
-from kinesis_pipelines.app.fencing import FenceKeeper, fence_client, fence_identity, take_fence
+from kinesis_pipelines.app.fencing import (
+    FenceKeeper,
+    fence_client,
+    fence_identity,
+    register_keeper,
+    take_fence,
+)
 from kinesis_pipelines.app.sinks import BatchOutput, sink_writer, undecodable_writer
 from kinesis_pipelines.app.storage import files_for, join
 from kinesis_pipelines.aws import fence
@@ -165,6 +171,7 @@ def run(config: DriverConfig) -> int:
             return fence.FENCED_EXIT_CODE
         keeper = FenceKeeper(client, config, fence_table, held)
         keeper.start()
+        register_keeper(keeper)
     checkpoint = config.checkpoint_dir
     files = files_for(checkpoint)
     recovered = any(name.startswith("checkpoint-") for name in files.names(checkpoint))

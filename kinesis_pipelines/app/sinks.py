@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kinesis_pipelines.app import dead_letters, delivery
+from kinesis_pipelines.app.fencing import FenceLost, publishing_token
 from kinesis_pipelines.app.storage import HadoopFiles, JobFiles, LocalFiles, is_uri, join
 
 BATCH_PREFIX = "batch-"
+TOKEN_FILE = "_FENCE_TOKEN"  # the fencing token a batch was published under ("_": readers skip it)
 
 
 def to_line(element: Any) -> str:
@@ -43,9 +45,20 @@ def publish_batch(files: JobFiles, root: str, batch_time_ms: int, staged: str) -
     return publish_dir(files, batch_dir(root, batch_time_ms), staged)
 
 
-def publish_dir(files: JobFiles, final: str, staged: str) -> str:
-    """Make `staged` the directory `final`, replacing an earlier one (a replay's)."""
+def publish_dir(files: JobFiles, final: str, staged: str, token: int | None = None) -> str:
+    """Make `staged` the directory `final`, replacing an earlier one (a replay's). Under a fence,
+    `token` goes with the output, and output a newer holder published is never replaced: a driver
+    that was deposed cannot overwrite its successor's batch."""
     root = final.rsplit("/", 1)[0]
+    if token is not None:
+        files.write_text(join(staged, TOKEN_FILE), str(token))
+        published = files.read_text(join(final, TOKEN_FILE))
+        if published is not None and published.strip().isdigit() and int(published) > token:
+            files.remove(staged)
+            raise FenceLost(
+                f"{final} was published under fence token {published.strip()}, newer than this "
+                f"driver's {token}: not replacing it"
+            )
     if files.exists(final):
         trash = join(root, f"_replaced-{final.rsplit('/', 1)[-1]}-{uuid.uuid4().hex}")
         files.rename(final, trash)
@@ -102,7 +115,7 @@ def save_lines(lines: Any, root: str, name: str) -> str:
     except BaseException:
         files.remove(staged)
         raise
-    return publish_dir(files, join(root, name), staged)
+    return publish_dir(files, join(root, name), staged, publishing_token())
 
 
 def undecodable_writer(output: BatchOutput) -> Callable[[Any, Any], None]:
@@ -142,6 +155,8 @@ def sink_writer(output: BatchOutput) -> Callable[[Any, Any], None]:
                     save_lines(rdd.map(to_line), output.sink_path, f"{BATCH_PREFIX}{batch_ms:015d}")
                 failure = None
                 break
+            except FenceLost:
+                raise  # deposed: publish nothing, dead-letter nothing; the driver is stopping
             except Exception as exc:  # a processor's error reaches the driver as a Py4JJavaError
                 failure = exc
                 if output.policy == "fail":
