@@ -8,6 +8,7 @@ new to the stream (new sequence numbers), so a replay is at least once, and says
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -22,13 +23,15 @@ from kinesis_pipelines.app.dead_letters import (
     DeadLetter,
     parse_lines,
 )
+from kinesis_pipelines.app.delivery import read_totals
 from kinesis_pipelines.app.storage import JobFiles, join
 from kinesis_pipelines.launch.job_files import job_files
-from kinesis_pipelines.launch.submit import dead_letter_path
+from kinesis_pipelines.launch.submit import dead_letter_path, ledger_dir
 from kinesis_pipelines.operations.backends import Backends, Progress, quiet
 from kinesis_pipelines.spec import PipelineSpec
 
 PUT_BATCH = 500  # PutRecords' limit
+REPLAYED_COUNT_FILE = "_replayed.json"  # records replayed so far, beside the dead letters
 
 
 class DeadLetterBatch(BaseModel):
@@ -51,6 +54,20 @@ class DeadLetterReport(BaseModel):
     waiting: int  # records not replayed yet
     replayed: int
     batches: list[DeadLetterBatch]
+
+
+class DeadLetterCounts(BaseModel):
+    """Records dead-lettered so far (the driver's count) and replayed since (the replays' count)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    location: str
+    dead_lettered: int = 0
+    replayed: int = 0
+
+    @property
+    def waiting(self) -> int:
+        return max(0, self.dead_lettered - self.replayed)
 
 
 class ReplayResult(BaseModel):
@@ -102,6 +119,23 @@ def list_dead_letters(spec: PipelineSpec, backends: Backends) -> DeadLetterRepor
     )
 
 
+def dead_letter_counts(spec: PipelineSpec, backends: Backends) -> DeadLetterCounts:
+    """Two small reads: the delivery ledger's totals and the replays' count."""
+    location = dead_letter_path(spec)
+    ledger = ledger_dir(spec)
+    totals = read_totals(ledger, _files(spec, backends, ledger))
+    return DeadLetterCounts(
+        location=location,
+        dead_lettered=totals["dead_lettered"],
+        replayed=_replayed_count(_files(spec, backends, location), location),
+    )
+
+
+def _replayed_count(files: JobFiles, location: str) -> int:
+    text = files.read_text(join(location, REPLAYED_COUNT_FILE))
+    return int(json.loads(text).get("records", 0)) if text else 0
+
+
 def replay(spec: PipelineSpec, backends: Backends, progress: Progress = quiet) -> ReplayResult:
     """Put every dead letter not yet replayed back on the pipeline's stream, oldest first."""
     location = dead_letter_path(spec)
@@ -115,6 +149,8 @@ def replay(spec: PipelineSpec, backends: Backends, progress: Progress = quiet) -
         for start in range(0, len(letters), PUT_BATCH):
             _put(client, spec.stream.name, letters[start : start + PUT_BATCH])
         files.rename(join(location, name), join(location, f"{REPLAYED_PREFIX}{name}"))
+        replayed_so_far = _replayed_count(files, location) + len(letters)
+        files.write_text(join(location, REPLAYED_COUNT_FILE), json.dumps({"records": replayed_so_far}))
         sent += len(letters)
         replayed.append(name)
         progress(f"{spec.name}: replayed {len(letters)} record(s) of {name} onto {spec.stream.name}")

@@ -12,9 +12,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from kinesis_pipelines.errors import KinesisPipelinesError
 from kinesis_pipelines.launch import DriverState
+from kinesis_pipelines.launch.submit import dead_letter_path
 from kinesis_pipelines.operations import monitoring
 from kinesis_pipelines.operations.backends import Backends
+from kinesis_pipelines.operations.dead_letters import DeadLetterCounts, dead_letter_counts
 from kinesis_pipelines.operations.supervise import observe, restart_times
 from kinesis_pipelines.planning.health import LagHealth, classify, classify_failure, classify_lag
 from kinesis_pipelines.spec import PipelineSpec
@@ -46,6 +49,9 @@ class PipelineStatus(BaseModel):
     lag_ms_per_shard: dict[str, int] = {}  # the shards whose lag could be measured
     lag_unknown: str | None = None  # why the lag (of some shard) could not be measured
     lag_limit_ms: float = 0.0
+    dead_lettered: int | None = None  # records the job could not process (None: not readable)
+    dead_letters_waiting: int | None = None  # of those, not replayed yet
+    dead_letter_location: str | None = None
     restarts_used: int = 0
     restart_budget: int = 0
     restart_window_seconds: float = 0.0
@@ -95,6 +101,7 @@ def pipeline_status(spec: PipelineSpec, backends: Backends, now: float | None = 
         lag = monitoring.measure_lag(backends.app_table, backends.stream)
     else:
         lag = monitoring.LagReading.from_memory(memory.lag_ms_per_shard)
+    dead = _dead_letters(spec, backends)
     return PipelineStatus(
         deployed=True,
         state=status.state.value,
@@ -111,6 +118,9 @@ def pipeline_status(spec: PipelineSpec, backends: Backends, now: float | None = 
         input_rate_records_per_s=round(float(stats.get("avgInputRate", 0.0) or 0.0), 2),
         lag_ms_per_shard=lag.per_shard,
         lag_unknown=lag.unmeasured,
+        dead_lettered=dead.dead_lettered if dead else None,
+        dead_letters_waiting=dead.waiting if dead else None,
+        dead_letter_location=dead_letter_path(spec),
         restarts_used=used,
         last_failure=failure,
         gave_up=memory.gave_up,
@@ -120,6 +130,13 @@ def pipeline_status(spec: PipelineSpec, backends: Backends, now: float | None = 
         spark_version=info.spark_version if info else None,
         **base,
     )
+
+
+def _dead_letters(spec: PipelineSpec, backends: Backends) -> DeadLetterCounts | None:
+    try:
+        return dead_letter_counts(spec, backends)
+    except (OSError, ValueError, KinesisPipelinesError):
+        return None
 
 
 def _last_batch(batches: list[dict[str, Any]], now: float) -> LastBatch | None:
@@ -162,6 +179,7 @@ def render_status(status: PipelineStatus) -> str:
         ("batches", f"{status.completed_batches} completed, {status.input_rate_records_per_s} records/s in")
     )
     rows.extend(_lag_rows(status))
+    rows.append(("dead letters", _dead_letter_row(status)))
     left = max(0, status.restart_budget - status.restarts_used)
     hours = status.restart_window_seconds / 3600
     rows.append(("restarts", f"{status.restarts_used} used, {left} left in the last {hours:g} h"))
@@ -194,6 +212,16 @@ def _lag_rows(status: PipelineStatus) -> list[tuple[str, str]]:
     if status.lag_ms_per_shard or status.lag_unknown:
         rows.append(("lag limit", f"{limit / 1000:.0f} s per shard"))
     return rows
+
+
+def _dead_letter_row(status: PipelineStatus) -> str:
+    if status.dead_lettered is None or status.dead_letters_waiting is None:
+        return f"unknown: {status.dead_letter_location} could not be read"
+    if not status.dead_lettered:
+        return "none"
+    waiting = status.dead_letters_waiting
+    advice = "  (kinesis-pipelines dead-letters SPEC [--replay])" if waiting else ""
+    return f"{waiting} waiting, {status.dead_lettered} in all, in {status.dead_letter_location}{advice}"
 
 
 def _ms(value: int | None) -> str:

@@ -13,9 +13,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from kinesis_pipelines.errors import KinesisPipelinesError
 from kinesis_pipelines.launch import DriverRecord, DriverState, DriverStatus
 from kinesis_pipelines.operations import monitoring
 from kinesis_pipelines.operations.backends import Backends
+from kinesis_pipelines.operations.dead_letters import dead_letter_counts
 from kinesis_pipelines.planning.health import (
     RETRYABLE,
     Health,
@@ -153,6 +155,7 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
     else:
         lag = memory.lag_ms_per_shard
     reading = monitoring.LagReading.from_memory(lag)
+    dead = _dead_letters(spec, backends, memory) if lag_due else None
     healthy_since = (memory.healthy_since or now) if verdict.health is Health.HEALTHY else None
     restarts = restart_times(backends, status)
     decision = None
@@ -198,6 +201,7 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
             "restart_requested_at": requested_at,
             "reading_at": reading_at,
             "lag_measured_at": _lag_measured_at(spec, memory, now) if measure_lag else memory.lag_measured_at,
+            **(dead or {}),
         }
     )
     in_window = len([t for t in restarts if now - t <= spec.supervision.restart.window_seconds])
@@ -240,6 +244,9 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
         # one number per shard, so that Dagster plots each shard's lag over time
         **{f"lag_ms/{shard}": behind for shard, behind in sorted(reading.per_shard.items())},
         "restarts_in_window": in_window,
+        # plotted: records the job could not process, and those not replayed yet
+        "dead_lettered": new_memory.dead_lettered,
+        "dead_letters_waiting": new_memory.dead_letters_waiting,
     }
     if record is not None:
         if observation.running and newest is not None:
@@ -266,6 +273,16 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
         output_report=output_report,
         record=record_now,
     )
+
+
+def _dead_letters(spec: PipelineSpec, backends: Backends, memory: SupervisorMemory) -> dict[str, int] | None:
+    """The dead-letter counts, read with the lag (once a minute); None keeps the last ones when the
+    files cannot be read (the next look tries again)."""
+    try:
+        counts = dead_letter_counts(spec, backends)
+    except (OSError, ValueError, KinesisPipelinesError):
+        return None
+    return {"dead_lettered": counts.dead_lettered, "dead_letters_waiting": counts.waiting}
 
 
 def _lag_measured_at(spec: PipelineSpec, memory: SupervisorMemory, now: float) -> float:
@@ -326,6 +343,15 @@ def check_results(
             "WARN",
             {"lag": lag.health.value, "reason": lag.reason, "limit_ms": limit_ms, **per_shard,
              **({"max_lag_ms": lag.worst_ms} if lag.worst_ms is not None else {})},
+        ),
+        "no_dead_letters_waiting": (
+            memory.dead_letters_waiting == 0,
+            "WARN",
+            {"dead_letters_waiting": memory.dead_letters_waiting, "dead_lettered": memory.dead_lettered,
+             "reason": (f"{memory.dead_letters_waiting} record(s) the job could not process wait in "
+                        f"the dead-letter location: `kinesis-pipelines dead-letters` lists them, "
+                        "--replay puts them back once the cause is fixed")
+                       if memory.dead_letters_waiting else ""},
         ),
         "restarts_within_budget": (
             memory.gave_up is None and restarts_in_window <= budget,

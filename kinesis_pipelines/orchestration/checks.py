@@ -20,6 +20,10 @@ CHECKS = {
         "Every shard is at most supervision.lag_limit_seconds behind; a lag that could not be measured "
         "does not pass (WARN, with the reason)."
     ),
+    "no_dead_letters_waiting": (
+        "No record the job could not process (not UTF-8, or in a batch that kept failing) waits in the "
+        "dead-letter location; WARN until they are replayed (`kinesis-pipelines dead-letters --replay`)."
+    ),
     "restarts_within_budget": "Restarts stay within the restart budget; past it the supervisor gave up.",
 }
 

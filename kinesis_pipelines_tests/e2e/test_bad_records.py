@@ -20,6 +20,7 @@ from kinesis_pipelines.cli import main as cli
 from kinesis_pipelines.home import job_path
 from kinesis_pipelines.launch.submit import ledger_dir
 from kinesis_pipelines.operations import dead_letters
+from kinesis_pipelines.operations.status import pipeline_status, render_status
 from kinesis_pipelines.producer import account, put_all, unique_ids
 from kinesis_pipelines_tests.e2e.helpers import make_spec, wait_for
 
@@ -88,6 +89,14 @@ def test_bad_records_go_to_dead_letters_and_the_job_goes_on(
     assert totals["dead_lettered"] == 1 + len(in_dead_letters)
     record = backends.store.driver()
     assert record is not None and backends.launcher.status(record).state.value == "RUNNING"
+    # counted where an operator looks: status, the streaming job's observation and its check
+    shown = pipeline_status(spec, backends)
+    assert (shown.dead_lettered, shown.dead_letters_waiting) == (totals["dead_lettered"],) * 2
+    assert f"{shown.dead_letters_waiting} waiting" in render_status(shown)
+    look = operations.supervise(spec, backends)
+    assert look.metadata["dead_letters_waiting"] == totals["dead_lettered"]
+    passed, severity, _ = operations.check_results(spec, look.memory, 0)["no_dead_letters_waiting"]
+    assert (passed, severity) == (False, "WARN")
 
     # the fix: a processor that handles every record; then the replay brings the batch back once
     fixed = make_spec("dead_letters", shards=1)

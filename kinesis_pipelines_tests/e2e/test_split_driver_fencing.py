@@ -20,7 +20,9 @@ import pytest
 
 from kinesis_pipelines import operations
 from kinesis_pipelines.app.fencing import ENDPOINT_ENV, TTL_ENV
+from kinesis_pipelines.app.sinks import BATCH_PREFIX, TOKEN_FILE
 from kinesis_pipelines.aws import fence
+from kinesis_pipelines.home import job_path
 from kinesis_pipelines.launch.attempts import read_attempts
 from kinesis_pipelines.processes import alive, start_group, stop_group
 from kinesis_pipelines.producer import put_all, unique_ids
@@ -172,8 +174,17 @@ def test_a_driver_cut_off_from_its_fence_stops_before_another_takes_over(
         put_all(backends.stream.client, spec.stream.name, after)
         tally = wait_all_out(spec, before + during + after, timeout=240)
         print(f"across the split: {tally.model_dump()}")
-        assert tally.lost == 0, second_log.read_text()[-3000:]
+        assert (tally.lost, tally.duplicates) == (0, 0), second_log.read_text()[-3000:]
         assert alive(second_pid)
+        # no batch published by the deposed driver after the takeover: each batch names its token
+        sink = Path(job_path(spec.job.sink.path))
+        published = {
+            batch.name: (int((batch / TOKEN_FILE).read_text()), (batch / TOKEN_FILE).stat().st_mtime)
+            for batch in sink.glob(f"{BATCH_PREFIX}*")
+        }
+        late = [name for name, (by, at) in published.items() if by == first_token and at >= taken_at]
+        assert not late, f"published by the deposed driver after the takeover: {late}"
+        assert {by for by, _ in published.values()} == {first_token, token}
     finally:
         proxy.close()
         if second_pid is not None:

@@ -41,7 +41,7 @@ def test_definitions_module_loads_the_examples() -> None:
     assert checks == {
         (f"{p}/streaming_job", check)
         for p in pipelines
-        for check in ("job_healthy", "lag_under_limit", "restarts_within_budget")
+        for check in ("job_healthy", "lag_under_limit", "no_dead_letters_waiting", "restarts_within_budget")
     }
     resources = set(repo.get_top_level_resources())
     assert resources == {f"{p}__{r}" for p in pipelines for r in ("stream", "app_table", "spark_job")}
