@@ -450,7 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--replay",
         action="store_true",
-        help="put the records not yet replayed back on the stream (once the processor is fixed)",
+        help="put the records not yet replayed back on the stream once the cause is fixed; it writes to "
+        "the stream, so it needs the producer's kinesis:PutRecords (the orchestrator's policy has none)",
     )
     p.add_argument("--json", action="store_true", help="one JSON object instead of text")
     p.set_defaults(func=cmd_dead_letters)
