@@ -84,13 +84,16 @@ def retire(
         clear_after(spec, backends, existing, say)
         return Retired(drained=True, detail=f"generation {existing.generation} had drained already")
     timeout = drain_timeout(spec) + DRAIN_MARGIN_SECONDS
+    waited = 0.0
     if running and graceful:
         say(
             f"{spec.name}: draining {existing.driver_id} (generation {existing.generation}): its receivers "
             f"stop and every batch it received is processed before generation {new_generation} starts "
             f"(up to {timeout:.0f} s)"
         )
+        began = time.monotonic()
         status = launcher.stop_gracefully(existing, timeout=timeout)
+        waited = time.monotonic() - began
     elif running:
         say(f"{spec.name}: killing {existing.driver_id} (not responding); its generation is drained next")
         status = launcher.kill(existing)
@@ -103,7 +106,7 @@ def retire(
         _mark_drained(backends, recorded, existing.generation, detail)
         say(f"{spec.name}: {detail}")
         return Retired(replaced=replaced, drained=True, detail=detail)
-    why = _why_not_drained(existing, status, was_running=running, graceful=graceful, timeout=timeout)
+    why = _why_not_drained(existing, status, was_running=running, graceful=graceful, waited=waited)
     if recorded is None or recorded.generation != existing.generation or recorded.request is None:
         detail = (
             f"generation {existing.generation} did not drain ({why}) and cannot be launched again to drain: "
@@ -158,14 +161,16 @@ def relaunch(
 
 
 def _why_not_drained(
-    existing: DriverRecord, status: DriverStatus, *, was_running: bool, graceful: bool, timeout: float
+    existing: DriverRecord, status: DriverStatus, *, was_running: bool, graceful: bool, waited: float
 ) -> str:
     code = f"{status.state.value}, exit code {status.exit_code}"
     if not was_running:
         return f"its driver {existing.driver_id} had already ended ({code}) when the roll began"
     if not graceful:
         return f"its driver {existing.driver_id} was not responding and was killed"
-    return f"its driver {existing.driver_id} did not finish within {timeout:.0f} s and was killed ({code})"
+    return (
+        f"its driver {existing.driver_id} ended {waited:.0f} s into its drain without finishing it ({code})"
+    )
 
 
 def _mark_drained(
