@@ -101,9 +101,9 @@ def test_the_lock_is_held_by_one_owner_and_names_it(dynamodb, tmp_path: Path) ->
     host_a, host_b = store(dynamodb, "lock", tmp_path / "a"), store(dynamodb, "lock", tmp_path / "b")
     with host_a.operation_lock("deploy"):
         started = time.monotonic()
-        with pytest.raises(OperationLockedError, match=r"deploy by .+:\d+:[0-9a-f]{8}, running for"):
-            with host_b.operation_lock("stop", wait_seconds=1.0):
-                pass
+        refused = pytest.raises(OperationLockedError, match=r"deploy by .+:\d+:[0-9a-f]{8}, running for")
+        with refused, host_b.operation_lock("stop", wait_seconds=1.0):
+            pass
         assert 0.9 < time.monotonic() - started < 5
         with host_a.operation_lock("nested"):  # the same store holds it already
             pass
