@@ -166,7 +166,12 @@ def cmd_restart(args: argparse.Namespace) -> int:
     from kinesis_pipelines import operations
 
     spec = load_spec(args.spec)
-    result = operations.restart(spec, operations.backends_for(spec), progress=_say(args.json))
+    result = operations.restart(
+        spec,
+        operations.backends_for(spec),
+        progress=_say(args.json),
+        discard_checkpoint=args.discard_checkpoint,
+    )
     if args.json:
         print(result.model_dump_json())
     elif result.record is not None:
@@ -393,6 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
                 "kinesis-pipelines restart pipelines/orders.yaml")  # fmt: skip
     p.add_argument("spec", type=Path, help=spec_help)
     p.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    p.add_argument(
+        "--discard-checkpoint",
+        action="store_true",
+        help="if the Spark checkpoint cannot be read, set it aside and resume every shard from what the "
+        "pipeline delivered (said before it starts); without it such a driver stops and changes nothing",
+    )
     p.set_defaults(func=cmd_restart)
 
     p = command("status", "health, receivers, the last batch, lag per shard, restarts, logs and UI",

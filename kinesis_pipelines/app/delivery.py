@@ -34,6 +34,7 @@ KEY_SEPARATOR = b"\n"
 LEDGER_DIR_NAME = "delivery-ledger"  # beside the pipeline's checkpoint generations
 LEDGER_SUFFIX = ".keys"
 TOTALS_FILE = "totals.json"
+POSITIONS_FILE = "delivered-positions.json"  # shard -> last sequence number of a published batch
 
 # (partition, position within the partition, key) of one record in a batch
 Located = tuple[int, int, str]
@@ -81,6 +82,7 @@ class DeliveryLedger:
         self.batches: dict[int, list[str]] = {}
         self.pending: dict[int, tuple[list[str], int]] = {}  # decided, not yet published
         self.pending_dead_letters: dict[int, int] = {}
+        self.pending_positions: dict[int, dict[str, str]] = {}
         self.admitted_total = 0
         self.dropped_total = 0
         self.dead_lettered_total = 0
@@ -106,6 +108,11 @@ class DeliveryLedger:
             self._remember(batch_ms, admitted)
         return drops
 
+    def note_positions(self, batch_ms: int, positions: dict[str, str]) -> None:
+        """The last sequence number of each shard in a batch, recorded when it commits."""
+        if positions:
+            self.pending_positions[batch_ms] = positions
+
     def note_dead_letters(self, batch_ms: int, count: int) -> None:
         """Records of a batch written to the dead-letter location, counted when it commits."""
         self.pending_dead_letters[batch_ms] = self.pending_dead_letters.get(batch_ms, 0) + count
@@ -114,6 +121,14 @@ class DeliveryLedger:
         """The batch's output is published (or dead-lettered): its keys now count as delivered."""
         admitted, dropped = self.pending.pop(batch_ms, ([], 0))
         dead_lettered += self.pending_dead_letters.pop(batch_ms, 0)
+        positions = self.pending_positions.pop(batch_ms, {})
+        if positions:
+            delivered = read_positions(self.directory, self.files) or {}
+            merged = {**delivered, **{s: later(delivered.get(s), n) for s, n in positions.items()}}
+            if merged != delivered:
+                self.files.write_text(
+                    join(self.directory, POSITIONS_FILE), json.dumps(merged, sort_keys=True)
+                )
         replay = batch_ms in self.batches and self.files.exists(self._batch_file(batch_ms))
         if admitted or dropped or replay:
             self.files.write_text(self._batch_file(batch_ms), "\n".join(admitted))
@@ -176,6 +191,33 @@ def read_totals(directory: str, files: JobFiles | None = None) -> dict[str, int]
     return {name: saved.get(name, 0) for name in ("admitted", "dropped", "dead_lettered")}
 
 
+def read_positions(directory: str, files: JobFiles | None = None) -> dict[str, str] | None:
+    """Per shard, the last sequence number of a published batch; None before the first one."""
+    text = (files or LocalFiles()).read_text(join(directory, POSITIONS_FILE))
+    return dict(json.loads(text)) if text else None
+
+
+def later(a: str | None, b: str) -> str:
+    """The later of two sequence numbers (decimal strings of up to 128 bits)."""
+    return b if a is None or int(b) > int(a) else a
+
+
+def shard_positions(rdd: Any) -> dict[str, str]:
+    """The last sequence number of each shard in a batch's RDD, from the receivers' block ranges
+    (`ShardPositions` in the assembly); {} when the RDD has none (a receiver without ranges)."""
+    try:
+        found = rdd.context._jvm.io.kinesispipelines.spark.ShardPositions.of(rdd._jrdd.rdd())
+    except Exception as exc:  # an assembly without the helper: say so once, deliver anyway
+        if not _WARNED:
+            _WARNED.append(True)
+            print(f"delivery ledger: shard positions unavailable ({type(exc).__name__}: {exc})", flush=True)
+        return {}
+    return {str(shard): str(number) for shard, number in dict(found).items()}
+
+
+_WARNED: list[bool] = []
+
+
 def locate_keys(partition: int, elements: Iterator[bytes]) -> Iterator[Located]:
     for position, element in enumerate(elements):
         yield partition, position, split_keyed(element)[0]
@@ -224,6 +266,7 @@ def intake_transform(directory: str, retained: int) -> Callable[[Any, Any], Any]
 
     def intake(batch_time: Any, rdd: Any) -> Any:
         batch_ms = round(batch_time.timestamp() * 1000)
+        ledger_at(directory, retained).note_positions(batch_ms, shard_positions(rdd))
         kept = rdd
         if retained > 0:
             located = rdd.mapPartitionsWithIndex(locate_keys).collect()

@@ -28,6 +28,8 @@ from kinesis_pipelines.app.fencing import (
 from kinesis_pipelines.app.sinks import BatchOutput, sink_writer, undecodable_writer
 from kinesis_pipelines.app.storage import files_for, join
 from kinesis_pipelines.aws import fence
+from kinesis_pipelines.aws.connection import make_client
+from kinesis_pipelines.aws.rewind import rewind_leases
 
 STOP_POLL_SECONDS = 0.5
 UNUSABLE_CHECKPOINT_EXIT_CODE = 4  # the checkpoint cannot be read and may not be set aside
@@ -186,8 +188,8 @@ def run(config: DriverConfig) -> int:
                 "It may hold records this generation received and never delivered (its write-ahead "
                 "log), which KCL will not read again: nothing was changed. Fix what makes it "
                 "unreadable (the log above says what), or set it aside on purpose with "
-                "`kinesis-pipelines deploy SPEC --discard-checkpoint`: the job then resumes every shard "
-                "from KCL's position in the lease table, past those records",
+                "`kinesis-pipelines restart SPEC --discard-checkpoint`: the job then resumes every shard "
+                "from what the pipeline delivered",
                 flush=True,
             )
             return UNUSABLE_CHECKPOINT_EXIT_CODE
@@ -195,11 +197,11 @@ def run(config: DriverConfig) -> int:
         files.rename(checkpoint, aside)
         print(
             f"the Spark checkpoint {checkpoint} could not be used ({type(exc).__name__}: {exc}); as "
-            f"the operator asked (--discard-checkpoint), moved it to {aside} and started afresh: "
-            "KCL resumes every shard from its position in the lease table, so records that "
-            "generation received but never delivered are not read again",
+            f"the operator asked (--discard-checkpoint), moved it to {aside} and started afresh from "
+            "what the pipeline delivered, so what it held and never delivered is read again:",
             flush=True,
         )
+        resume_from_delivered(config)
         recovered = False
         ssc = StreamingContext.getOrCreate(config.checkpoint_dir, lambda: build_context(config))
     ssc.sparkContext.setLogLevel("WARN")
@@ -238,6 +240,13 @@ def run(config: DriverConfig) -> int:
             keeper.done.set()
             if not keeper.lost.is_set():
                 fence.release(keeper.client, keeper.table, config.application_name, owner)
+
+
+def resume_from_delivered(config: DriverConfig) -> None:
+    """Before any receiver starts: each shard's KCL checkpoint back to what was delivered."""
+    delivered = delivery.read_positions(config.ledger_dir, files_for(config.ledger_dir))
+    client = make_client("dynamodb", config.connection, component="driver")
+    rewind_leases(client, config.application_name, delivered, lambda line: print(f"  {line}", flush=True))
 
 
 def main(argv: list[str] | None = None) -> int:

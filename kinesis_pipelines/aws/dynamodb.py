@@ -229,3 +229,36 @@ def release_owned(client: Any, table: str, leases: list[Lease]) -> int:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
     return released
+
+
+def set_checkpoint(client: Any, table: str, lease: Lease, checkpoint: str) -> bool:
+    """Move a lease's checkpoint (and take it from its owner, as KCL does when a lease changes
+    hands), only while its checkpoint and counter are still the ones read. False if it changed."""
+    values: dict[str, Any] = {
+        ":to": {"S": checkpoint},
+        ":zero": {"N": "0"},
+        ":one": {"N": "1"},
+        ":counter": {"N": str(lease.counter)},
+    }
+    condition = "leaseCounter = :counter"
+    if lease.checkpoint is None:
+        condition += " AND attribute_not_exists(checkpoint)"
+    else:
+        condition += " AND checkpoint = :seen"
+        values[":seen"] = {"S": lease.checkpoint}
+    try:
+        client.update_item(
+            TableName=table,
+            Key={LEASE_KEY: {"S": lease.shard_id}},
+            UpdateExpression=(
+                "REMOVE leaseOwner SET checkpoint = :to, checkpointSubSequenceNumber = :zero, "
+                "leaseCounter = leaseCounter + :one"
+            ),
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+        )
+        return True
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return False

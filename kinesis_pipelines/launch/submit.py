@@ -143,6 +143,7 @@ def driver_config(
     connection: AwsConnection,
     generation: str,
     control_dir: str,
+    discard_unusable_checkpoint: bool = False,
 ) -> DriverConfig:
     return DriverConfig(
         pipeline=spec.name,
@@ -169,6 +170,7 @@ def driver_config(
         bad_records_policy=spec.job.bad_records.policy,
         batch_attempts=spec.job.bad_records.batch_attempts,
         drain_timeout_seconds=spec.job.drain_timeout_seconds,
+        discard_unusable_checkpoint=discard_unusable_checkpoint,
         write_ahead_log=spec.job.write_ahead_log,
         fence_table=spec.supervision.fence_table,
         connection=connection,
@@ -202,6 +204,7 @@ def build_submit_request(
     control_root: str,
     files_root: Path,
     spark: SparkInstallation,
+    discard_unusable_checkpoint: bool = False,
 ) -> SubmitRequest:
     """The spark-submit argv and env, and the files its driver reads.
 
@@ -214,7 +217,7 @@ def build_submit_request(
     generation = generation_of(spec, plan, connection, spark.version)
     control_dir = join(control_root, generation)
     files_dir = files_root / generation
-    config = driver_config(spec, plan, connection, generation, control_dir)
+    config = driver_config(spec, plan, connection, generation, control_dir, discard_unusable_checkpoint)
     cluster = on_cluster(spec)
     node_python = driver_python(spec)
     java_options = []

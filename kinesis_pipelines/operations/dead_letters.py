@@ -78,9 +78,14 @@ class ReplayResult(BaseModel):
     batches: list[str]
 
 
-def _files(spec: PipelineSpec, backends: Backends, location: str) -> JobFiles:
+def job_files_for(backends: Backends, location: str) -> JobFiles:
+    """The orchestrator's files API for a job path (HDFS through the cluster's WebHDFS)."""
     hadoop = getattr(backends.launcher, "hadoop", None) if location.startswith("hdfs://") else None
     return job_files(location, hadoop)
+
+
+def _files(spec: PipelineSpec, backends: Backends, location: str) -> JobFiles:
+    return job_files_for(backends, location)
 
 
 def _directories(files: JobFiles, location: str) -> list[str]:

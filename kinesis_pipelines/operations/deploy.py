@@ -12,6 +12,7 @@ import time
 
 from pydantic import BaseModel, ConfigDict
 
+from kinesis_pipelines.app.delivery import read_positions
 from kinesis_pipelines.assembly.build import AssemblyJar, build_assembly
 from kinesis_pipelines.aws.connection import check_credentials, session_for
 from kinesis_pipelines.aws.dynamodb import TableReport
@@ -19,9 +20,12 @@ from kinesis_pipelines.aws.kinesis import StreamReport
 from kinesis_pipelines.errors import OperationLockedError
 from kinesis_pipelines.launch import DriverStatus
 from kinesis_pipelines.launch.runtime import check_runtime, spark_of, spark_version_of
+from kinesis_pipelines.launch.submit import ledger_dir
 from kinesis_pipelines.operations.backends import Backends, Progress, quiet
+from kinesis_pipelines.operations.dead_letters import job_files_for
 from kinesis_pipelines.operations.iam import check_orchestrator_permissions
 from kinesis_pipelines.operations.roll import Action, DeployResult, RequestedBy, receiver_plan, roll
+from kinesis_pipelines.planning.rewind import plan_rewind
 from kinesis_pipelines.spec import PipelineSpec
 from kinesis_pipelines.validation import check_processor
 
@@ -132,6 +136,7 @@ def restart(
     requested_at: float | None = None,
     progress: Progress = quiet,
     now: float | None = None,
+    discard_checkpoint: bool = False,
 ) -> DeployResult:
     """Replace the driver from its Spark checkpoint (a stalled one is killed with `graceful`
     false). With `expected_driver_id`, only if that driver is still the current one, so a
@@ -139,9 +144,14 @@ def restart(
     the job should run (like a deploy); an automatic one is refused once a stop is recorded (or
     the intent cannot be read), and so is one asked for before the operator's last deploy or
     stop. Only a restart the supervisor asked for that replaced a driver counts against the
-    restart budget."""
+    restart budget. With `discard_checkpoint` (the operator's word, never automatic), a
+    checkpoint the driver cannot read is set aside, and every shard resumes from what the
+    pipeline delivered (said first)."""
     now = time.time() if now is None else now
     own = backends.store.save_intent("running", by="restart", now=now) if requested_by == "operator" else None
+    if discard_checkpoint:
+        preview = discard_preview(spec, backends)
+        progress(f"{spec.name}: if the Spark checkpoint cannot be read, it is set aside; {preview}")
     result = roll(
         spec,
         backends,
@@ -152,10 +162,19 @@ def restart(
         requested_by=requested_by,
         requested_at=requested_at,
         own_intent=own,
+        discard_checkpoint=discard_checkpoint,
     )
     if requested_by == "supervisor" and result.action in ("restarted", "replaced"):
         backends.store.record_restart(now)
     return result
+
+
+def discard_preview(spec: PipelineSpec, backends: Backends) -> str:
+    """What a restart that discards an unreadable checkpoint will read again (nothing changes)."""
+    directory = ledger_dir(spec)
+    delivered = read_positions(directory, job_files_for(backends, directory))
+    checkpoints = {lease.shard_id: lease.checkpoint for lease in backends.app_table.leases()}
+    return plan_rewind(checkpoints, delivered).describe()
 
 
 def stop(

@@ -19,11 +19,13 @@ import time
 
 from pydantic import BaseModel, ConfigDict
 
+from kinesis_pipelines.app.receiver_app import UNUSABLE_CHECKPOINT_EXIT_CODE
 from kinesis_pipelines.aws.connection import AwsConnection
 from kinesis_pipelines.errors import LaunchError
 from kinesis_pipelines.launch import DriverRecord, DriverState, DriverStatus, SubmitRequest
 from kinesis_pipelines.operations.backends import Backends, Progress
 from kinesis_pipelines.operations.driver_steps import check_fence_free, clear_after, tail
+from kinesis_pipelines.operations.rewind import rewind_to_delivered
 from kinesis_pipelines.spec import PipelineSpec
 from kinesis_pipelines.state import GenerationRecord
 
@@ -39,6 +41,9 @@ class Retired(BaseModel):
     replaced: str | None = None  # the generation whose running driver was stopped or killed
     drained: bool | None = None  # None: nothing to drain (no old driver, or the same generation)
     relaunched: bool = False  # the old generation was launched again to drain
+    # its checkpoint could not be recovered: where the new generation resumes instead (the
+    # positions the pipeline delivered, not KCL's), in words
+    resumed_from_delivered: str | None = None
     detail: str = ""
 
 
@@ -115,7 +120,17 @@ def retire(
         )
         say(f"{spec.name}: {detail}")
         return Retired(replaced=replaced, drained=False, detail=detail)
-    relaunch(spec, backends, recorded, new_generation, why, timeout, say)
+    rewound = relaunch(spec, backends, recorded, new_generation, why, timeout, say)
+    if rewound is not None:
+        detail = (
+            f"generation {existing.generation} did not drain ({why}) and its checkpoint cannot be read; "
+            f"generation {new_generation} resumes from what the pipeline delivered: {rewound}"
+        )
+        say(f"{spec.name}: {detail}")
+        _mark_drained(backends, backends.store.generation(), existing.generation, detail)
+        return Retired(
+            replaced=replaced, drained=False, relaunched=True, resumed_from_delivered=rewound, detail=detail
+        )
     detail = (
         f"generation {existing.generation} did not drain ({why}); launched again from its checkpoint "
         f"{recorded.request.checkpoint_dir} with its stop marker, it processed what it had received and "
@@ -134,9 +149,11 @@ def relaunch(
     why: str,
     timeout: float,
     say: Progress,
-) -> None:
+) -> str | None:
     """Launch the old generation again from its checkpoint, ask it to stop at once, wait until
-    it has processed what it recovered and exited; LaunchError if it did not exit cleanly."""
+    it has processed what it recovered and exited. When its checkpoint cannot be read, move every
+    shard's KCL checkpoint back to what the pipeline delivered instead, and return what moved;
+    LaunchError if it failed otherwise, or if the delivered positions are not known."""
     assert recorded.request is not None
     launcher, store = backends.launcher, backends.store
     check_fence_free(spec, backends)
@@ -150,6 +167,15 @@ def relaunch(
     store.save_generation(recorded.model_copy(update={"driver_id": record.driver_id}))
     status = launcher.stop_gracefully(record, timeout=backends.start_timeout_seconds + timeout)
     clear_after(spec, backends, record, say)
+    if status.exit_code == UNUSABLE_CHECKPOINT_EXIT_CODE:
+        plan = rewind_to_delivered(spec, backends, say)
+        if plan.unknown is None:
+            return plan.describe()
+        raise LaunchError(
+            f"{spec.name}: generation {recorded.generation} cannot be drained: its checkpoint "
+            f"{recorded.request.checkpoint_dir} cannot be read, and {plan.unknown}. Generation "
+            f"{new_generation} was not started. Its log ends:\n{tail(launcher.logs(record))}"
+        )
     if status.state is not DriverState.FINISHED:
         raise LaunchError(
             f"{spec.name}: generation {recorded.generation} could not be drained: launched again from its "
@@ -158,6 +184,7 @@ def relaunch(
             "started, so nothing the old generation holds is skipped. Fix what its log says and deploy "
             f"again (the drain is tried again). Its log ends:\n{tail(launcher.logs(record))}"
         )
+    return None
 
 
 def _why_not_drained(

@@ -17,7 +17,17 @@ def clear_after(spec: PipelineSpec, backends: Backends, old: DriverRecord, say: 
     """Once the old driver is gone: make sure (a zombie is killed), break its fence and
     release its leases so the next driver takes them at once."""
     launcher = backends.launcher
-    if launcher.status(old).state is DriverState.RUNNING:
+    status = launcher.status(old)
+    if status.state is DriverState.UNKNOWN:
+        # another host's driver, or one its backend cannot see: it may be alive, so neither its
+        # fence nor its leases are touched; the fence check before a submit tells a live driver
+        # (it renews its fence) from a dead one (its fence stays silent for the TTL)
+        say(
+            f"{old.pipeline}: cannot tell whether {old.driver_id} still runs ({status.detail or 'unknown'}); "
+            "its fence and leases are left to the fence check"
+        )
+        return
+    if status.state is DriverState.RUNNING:
         say(f"{old.pipeline}: {old.driver_id} did not stop; killing it")
         launcher.kill(old)
     info = launcher.driver_info(old)
@@ -38,14 +48,16 @@ def clear_after(spec: PipelineSpec, backends: Backends, old: DriverRecord, say: 
 
 
 def check_fence_free(spec: PipelineSpec, backends: Backends) -> None:
-    holder = fence.current(backends.dynamodb, spec.supervision.fence_table, spec.app_table.application_name)
-    if holder is not None and holder[1] > time.time():
-        renewed = fence.FENCE_TTL_SECONDS - (holder[1] - time.time())
+    """No driver of this application may run anywhere: a fence its holder renews means one does;
+    a fence left silent for its TTL (seen on this host's own clock) is a dead driver's, broken."""
+    try:
+        fence.check_free(backends.dynamodb, spec.supervision.fence_table, spec.app_table.application_name)
+    except fence.FenceHeld as exc:
         raise LaunchError(
-            f"{spec.name}: application {spec.app_table.application_name!r} already has a "
-            f"running driver ({holder[0]}, fence renewed {renewed:.0f} s ago); "
-            "stop it first (the stop job or `kinesis-pipelines stop`)"
-        )
+            f"{spec.name}: application {spec.app_table.application_name!r} already has a running "
+            f"driver ({exc.owner}, renewing its fence); stop it first (the stop job or "
+            "`kinesis-pipelines stop`)"
+        ) from exc
 
 
 def wait_started(backends: Backends, record: DriverRecord, say: Progress) -> None:

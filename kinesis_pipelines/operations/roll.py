@@ -41,6 +41,8 @@ class DeployResult(BaseModel):
     # and whether it had to be launched again from its checkpoint to drain; `reason` says how
     drained: bool | None = None
     drain_relaunched: bool = False
+    # the old generation's checkpoint could not be read: where the new one resumes instead
+    resumed_from_delivered: str | None = None
 
 
 def receiver_plan(spec: PipelineSpec, open_shards: int) -> ReceiverPlan:
@@ -92,6 +94,7 @@ def roll(
     requested_by: RequestedBy,
     requested_at: float | None = None,
     own_intent: Intent | None = None,
+    discard_checkpoint: bool = False,
 ) -> DeployResult:
     say = progress
     store, launcher = backends.store, backends.launcher
@@ -101,6 +104,7 @@ def roll(
         spec, plan, backends.connection, jar.path, ui_port=free_port(),
         control_root=launcher.control_root(store.root / "generations"),
         files_root=store.root / "generations", spark=spark_of(spec),
+        discard_unusable_checkpoint=discard_checkpoint,
     )  # fmt: skip
     with store.operation_lock(f"{'restart' if restart else 'roll'} by {requested_by}"):
         refused = refusal(spec, store.intent(), requested_by, requested_at, own_intent)
@@ -134,7 +138,8 @@ def roll(
             say(reason)
             return DeployResult(action="refused", reason=_joined(reason, retired.detail), plan=plan,
                                 replaced_generation=retired.replaced, drained=retired.drained,
-                                drain_relaunched=retired.relaunched)  # fmt: skip
+                                drain_relaunched=retired.relaunched,
+                                resumed_from_delivered=retired.resumed_from_delivered)  # fmt: skip
         if store.lock_lost():
             raise LaunchError(
                 f"{spec.name}: this operation lost the pipeline's lock (it could not renew it for "
@@ -213,4 +218,5 @@ def _result(
         recovered_from_checkpoint=bool(info and info.recovered_from_checkpoint),
         drained=retired.drained,
         drain_relaunched=retired.relaunched,
+        resumed_from_delivered=retired.resumed_from_delivered,
     )

@@ -172,6 +172,7 @@ def pipeline_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
                 # again from its checkpoint to drain, and what happened
                 "drained": "-" if result.drained is None else result.drained,
                 "drain_relaunched": result.drain_relaunched,
+                "resumed_from_delivered": result.resumed_from_delivered or "-",
                 "reason": result.reason,
                 "driver_log": dg.MetadataValue.path(result.record.log_location),
                 "leases_taken_after_seconds": leases_taken,

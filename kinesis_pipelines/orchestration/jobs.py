@@ -108,6 +108,7 @@ def pipeline_jobs(spec: PipelineSpec) -> list[Any]:
             "reason": result.reason,
             "drained": "-" if result.drained is None else result.drained,
             "drain_relaunched": result.drain_relaunched,
+            "resumed_from_delivered": result.resumed_from_delivered or "-",
         }
         if result.record is not None and result.action in ("restarted", "replaced", "started"):
             if result.recovered_from_checkpoint:

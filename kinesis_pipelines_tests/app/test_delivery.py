@@ -10,6 +10,7 @@ from kinesis_pipelines.app.delivery import (
     DeliveryLedger,
     decide,
     keep_elements,
+    read_positions,
     read_totals,
     retained_batches,
     split_keyed,
@@ -140,3 +141,23 @@ def test_dead_letters_count_in_the_totals_once(tmp_path: Path) -> None:
 )
 def test_the_window_is_counted_in_batches(window: float, interval: float, expected: int) -> None:
     assert retained_batches(window, interval) == expected
+
+
+def test_delivered_positions_move_only_when_a_batch_is_published(tmp_path: Path) -> None:
+    """Per shard, the last sequence number of a published batch: what a generation that lost its
+    checkpoint must resume from. A batch never published moves nothing."""
+    ledger = DeliveryLedger(str(tmp_path), retained=10)
+    assert read_positions(str(tmp_path)) is None
+    ledger.admit(1000, located("a"))
+    ledger.note_positions(1000, {"shard-0": "49500", "shard-1": "7"})
+    ledger.commit(1000)
+    ledger.admit(2000, located("b"))
+    ledger.note_positions(2000, {"shard-0": "495000000000000000000000000000000000000000000000000001"})
+    assert read_positions(str(tmp_path)) == {"shard-0": "49500", "shard-1": "7"}  # not published yet
+    ledger.commit(2000)
+    ledger.note_positions(3000, {"shard-1": "6"})  # a re-read of older records: positions stay
+    ledger.commit(3000)
+    assert read_positions(str(tmp_path)) == {
+        "shard-0": "495000000000000000000000000000000000000000000000000001",
+        "shard-1": "7",
+    }

@@ -1,0 +1,25 @@
+"""Moving a lost generation's KCL checkpoints back to what the pipeline delivered
+(planning/rewind.py decides; this writes it). Called only while no driver of the pipeline reads:
+by a roll after the old driver is gone, or by a new driver before it creates its receivers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from kinesis_pipelines.aws.dynamodb import AppTable, set_checkpoint
+from kinesis_pipelines.planning.rewind import RewindPlan, plan_rewind
+
+
+def rewind_leases(
+    client: Any, application: str, delivered: dict[str, str] | None, say: Callable[[str], None]
+) -> RewindPlan:
+    """Each move takes the lease from its owner, on condition that nothing changed it since it
+    was read; a lease that changed is left as it is, and said."""
+    leases = {lease.shard_id: lease for lease in AppTable(client, application).leases()}
+    plan = plan_rewind({shard: lease.checkpoint for shard, lease in leases.items()}, delivered)
+    for move in plan.moves:
+        if not set_checkpoint(client, application, leases[move.shard_id], move.to):
+            say(f"{move.shard_id}'s lease changed while being moved back to {move.to}; left as it is")
+    say(plan.describe())
+    return plan
