@@ -127,6 +127,7 @@ class SupervisorMemory(BaseModel):
     reading_at: float | None = None  # the current driver's first batch of new records
     output_reported_at: float | None = None  # when the output asset was last materialized
     lag_measured_at: float | None = None  # when the stream's tips were last read for lag
+    lag_unknown: str | None = None  # why the lag (of some shard) could not be measured then
     dead_lettered: int = 0  # records the job dead-lettered so far (read with the lag)
     dead_letters_waiting: int = 0  # of those, not replayed yet
     recorded_at: float | None = None  # when an observation was last recorded in Dagster

@@ -13,11 +13,7 @@ from kinesis_pipelines.aws.dynamodb import AppTable
 from kinesis_pipelines.aws.kinesis import KinesisStream
 from kinesis_pipelines.errors import KinesisPipelinesError
 from kinesis_pipelines.launch import DriverRecord, Launcher
-
-# How an unmeasured lag is kept in the supervisor's memory, which holds lag as {shard: ms}: one
-# entry under this prefix and the reason, with this value. Only LagReading reads and writes it.
-UNMEASURED_PREFIX = "unmeasured: "
-UNMEASURED_MS = -1
+from kinesis_pipelines.state import SupervisorMemory
 
 
 def driver_api(launcher: Launcher, record: DriverRecord, path: str, timeout: float = 3.0) -> Any:
@@ -72,16 +68,13 @@ class LagReading(BaseModel):
     per_shard: dict[str, int] = {}
     unmeasured: str | None = None
 
-    def to_memory(self) -> dict[str, int]:
-        if self.unmeasured is None:
-            return dict(self.per_shard)
-        return {**self.per_shard, f"{UNMEASURED_PREFIX}{self.unmeasured}": UNMEASURED_MS}
+    def to_memory(self) -> dict[str, object]:
+        """The supervisor's memory fields that keep this reading."""
+        return {"lag_ms_per_shard": dict(self.per_shard), "lag_unknown": self.unmeasured}
 
     @classmethod
-    def from_memory(cls, lag: dict[str, int]) -> LagReading:
-        reasons = [key.removeprefix(UNMEASURED_PREFIX) for key in lag if key.startswith(UNMEASURED_PREFIX)]
-        measured = {shard: ms for shard, ms in lag.items() if not shard.startswith(UNMEASURED_PREFIX)}
-        return cls(per_shard=measured, unmeasured="; ".join(reasons) if reasons else None)
+    def from_memory(cls, memory: SupervisorMemory) -> LagReading:
+        return cls(per_shard=dict(memory.lag_ms_per_shard), unmeasured=memory.lag_unknown)
 
 
 def measure_lag(app_table: AppTable, stream: KinesisStream) -> LagReading:

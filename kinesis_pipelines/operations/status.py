@@ -100,7 +100,7 @@ def pipeline_status(spec: PipelineSpec, backends: Backends, now: float | None = 
     if running:
         lag = monitoring.measure_lag(backends.app_table, backends.stream)
     else:
-        lag = monitoring.LagReading.from_memory(memory.lag_ms_per_shard)
+        lag = monitoring.LagReading.from_memory(memory)
     dead = _dead_letters(spec, backends)
     return PipelineStatus(
         deployed=True,

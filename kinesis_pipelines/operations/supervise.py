@@ -151,10 +151,9 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
     lag_due = memory.lag_measured_at is None or now - memory.lag_measured_at >= LAG_REFRESH_SECONDS
     measure_lag = observation.running and lag_due
     if measure_lag:
-        lag = monitoring.measure_lag(backends.app_table, backends.stream).to_memory()
+        reading = monitoring.measure_lag(backends.app_table, backends.stream)
     else:
-        lag = memory.lag_ms_per_shard
-    reading = monitoring.LagReading.from_memory(lag)
+        reading = monitoring.LagReading.from_memory(memory)
     dead = _dead_letters(spec, backends, memory) if lag_due else None
     healthy_since = (memory.healthy_since or now) if verdict.health is Health.HEALTHY else None
     restarts = restart_times(backends, status)
@@ -195,7 +194,7 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
             "reason": verdict.reason,
             "failure": failure,
             "gave_up": gave_up,
-            "lag_ms_per_shard": lag,
+            **reading.to_memory(),
             "observed_at": now,
             "restart_requested_for": requested_for,
             "restart_requested_at": requested_at,
@@ -326,7 +325,7 @@ def check_results(
     not pass: an unread lag is not a small one); a failed job and a spent restart budget are ERRORs
     (the supervisor will not fix them on its own); a stall is a WARN while a restart is pending."""
     limit_ms = spec.supervision.lag_limit_seconds * 1000
-    reading = monitoring.LagReading.from_memory(memory.lag_ms_per_shard)
+    reading = monitoring.LagReading.from_memory(memory)
     lag = classify_lag(reading.per_shard, limit_ms, reading.unmeasured)
     budget = spec.supervision.restart.budget
     per_shard = {f"lag_ms/{shard}": ms for shard, ms in sorted(reading.per_shard.items())}

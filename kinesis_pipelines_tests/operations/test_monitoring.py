@@ -29,14 +29,16 @@ def test_batch_times_and_input_sizes_are_read_and_bad_entries_skipped() -> None:
 
 def test_an_unmeasured_lag_survives_the_supervisors_memory() -> None:
     reading = LagReading(per_shard={"shardId-0": 40}, unmeasured="Kinesis is unreachable")
-    assert reading.to_memory() == {"shardId-0": 40, "unmeasured: Kinesis is unreachable": -1}
-    assert LagReading.from_memory(reading.to_memory()) == reading
-    assert LagReading.from_memory({"shardId-0": 40}) == LagReading(per_shard={"shardId-0": 40})
+    memory = SupervisorMemory().model_copy(update=reading.to_memory())
+    assert (memory.lag_ms_per_shard, memory.lag_unknown) == ({"shardId-0": 40}, "Kinesis is unreachable")
+    assert LagReading.from_memory(memory) == reading
+    measured = SupervisorMemory(lag_ms_per_shard={"shardId-0": 40})
+    assert LagReading.from_memory(measured) == LagReading(per_shard={"shardId-0": 40})
 
 
 def test_the_lag_check_does_not_pass_when_the_lag_could_not_be_measured() -> None:
     spec = make_spec("lag_check", shards=1)
-    unknown = SupervisorMemory(lag_ms_per_shard=LagReading(unmeasured="Kinesis is unreachable").to_memory())
+    unknown = SupervisorMemory(lag_unknown="Kinesis is unreachable")
     passed, severity, metadata = check_results(spec, unknown, 0)["lag_under_limit"]
     assert not passed and severity == "WARN"
     assert (

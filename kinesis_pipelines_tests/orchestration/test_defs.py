@@ -88,11 +88,10 @@ def test_unimportable_processor_fails_the_load_not_the_driver() -> None:
 
 
 def test_the_lag_check_says_it_could_not_measure() -> None:
-    from kinesis_pipelines.operations.monitoring import LagReading
     from kinesis_pipelines.orchestration.checks import check_evaluations
     from kinesis_pipelines.state import SupervisorMemory
 
-    memory = SupervisorMemory(lag_ms_per_shard=LagReading(unmeasured="Kinesis is unreachable").to_memory())
+    memory = SupervisorMemory(lag_unknown="Kinesis is unreachable")
     (lag,) = [
         e
         for e in check_evaluations(make_spec("orders", shards=1), memory, 0)
