@@ -43,11 +43,12 @@ def run_campaign(
     kinds: tuple[str, ...] = KINDS,
     gap: tuple[float, float] = (10, 40),
     name: str = "faults",
-    say: Callable[[str], None] = print,
+    say: Callable[[str], None] | None = None,
 ) -> Report:
     """`aws` must be started by the caller (this campaign restarts its emulators) and the state
     home set; `work` is a folder for the campaign's own files."""
     assert aws.state is not None
+    say = say or (lambda message: print(message, flush=True))
     rng = random.Random(seed)
     proxy = PartitionProxy(int(aws.state.endpoint("dynamodb").rsplit(":", 1)[1]))
     saved = {key: os.environ.get(key) for key in (TTL_ENV, ENDPOINT_ENV)}
@@ -58,8 +59,9 @@ def run_campaign(
     )
     backends = operations.backends_for(spec)
     sink = Path(job_path(spec.job.sink.path))
-    producer = Producer(backends.stream.client, spec.stream.name, f"{name}-{seed}", rate, bad_every, seed)
-    campaign = Campaign(spec, aws, proxy, producer, SinkWatcher(sink), work, rng, say)
+    run_id = f"{name}-{seed}"
+    producer = Producer(backends.stream.client, spec.stream.name, run_id, rate, bad_every, seed)
+    campaign = Campaign(spec, aws, proxy, producer, SinkWatcher(sink, run_id), work, rng, say)
     try:
         say(f"deploying {spec.name} (2 shards, {PROCESSOR})")
         operations.deploy(spec, backends, progress=say)

@@ -109,10 +109,9 @@ class Producer(threading.Thread):
         self.ids.extend(ids)
         self.put_times.extend([now] * len(ids))
 
-    def first_put_after(self, moment: float) -> str | None:
-        """The first id put after `moment`, once there is one."""
-        index = bisect.bisect_right(self.put_times, moment)
-        return self.ids[index] if index < len(self.ids) else None
+    def index_after(self, moment: float) -> int:
+        """The put order of the first id put after `moment` (it may not be put yet)."""
+        return bisect.bisect_right(self.put_times, moment)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -121,12 +120,14 @@ class Producer(threading.Thread):
 
 class SinkWatcher:
     """The ids published so far, reading each batch directory once (a batch published again has
-    the same lines). For waiting; the checker reads the whole sink again at the end."""
+    the same lines), and the highest put order among them (ids are `<run_id>-<order>`). For
+    waiting; the checker reads the whole sink again at the end."""
 
-    def __init__(self, sink: Path) -> None:
-        self.sink = sink
+    def __init__(self, sink: Path, run_id: str) -> None:
+        self.sink, self.prefix = sink, f"{run_id}-"
         self.read: set[str] = set()
         self.ids: set[str] = set()
+        self.highest = -1
 
     def refresh(self) -> set[str]:
         if self.sink.is_dir():
@@ -134,7 +135,12 @@ class SinkWatcher:
                 if batch.name.startswith(BATCH_PREFIX) and batch.name not in self.read:
                     for part in batch.glob("part-*"):
                         with contextlib.suppress(OSError):
-                            self.ids.update(part.read_text().splitlines())
+                            lines = part.read_text().splitlines()
+                            self.ids.update(lines)
+                            orders = [
+                                line[len(self.prefix) :] for line in lines if line.startswith(self.prefix)
+                            ]
+                            self.highest = max([self.highest, *(int(o) for o in orders if o.isdigit())])
                     self.read.add(batch.name)
         return self.ids
 
