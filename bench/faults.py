@@ -1,7 +1,7 @@
 """The fault campaign: a seeded, random schedule of faults on one running pipeline while a
 producer puts unique ids, then a checker that accounts for every id.
 
-    .venv/bin/python bench/faults.py [--seed 19] [--minutes 30] [--rate 50] [--json]
+    .venv/bin/python bench/faults.py [--seed 19] [--minutes 30] [--rate 30] [--json]
 
 Starts its own embedded AWS (127.0.0.1 only) in a throwaway state home, deploys a pipeline with
 2 shards on local Spark (the processor `fail_on_poison`) and puts `--rate` unique ids a second,
@@ -37,7 +37,7 @@ def main() -> int:
     )
     parser.add_argument("--seed", type=int, default=19)
     parser.add_argument("--minutes", type=float, default=30.0, help="how long faults are injected")
-    parser.add_argument("--rate", type=float, default=50.0, help="unique ids put per second")
+    parser.add_argument("--rate", type=float, default=30.0, help="unique ids put per second")
     parser.add_argument("--bad-every", type=float, default=60.0, help="mean seconds between bad records")
     parser.add_argument("--json", action="store_true", help="print the whole report as JSON")
     args = parser.parse_args()

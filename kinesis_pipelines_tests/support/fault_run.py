@@ -24,7 +24,7 @@ from kinesis_pipelines_tests.support.fault_checker import Report, check
 from kinesis_pipelines_tests.support.fault_traffic import PartitionProxy, Producer, SinkWatcher
 
 PROCESSOR = "kinesis_pipelines.app.processors:fail_on_poison"
-QUIET_SECONDS = 60.0  # the pipeline has caught up once nothing new came out for this long
+QUIET_SECONDS = 180.0  # given up on catching up once nothing new was admitted for this long
 CATCH_UP_TIMEOUT_SECONDS = 900.0
 # The operator's limit on a roll's drain. The default (1800 s) is kept out of a campaign: a graceful
 # stop with the write-ahead log can wait for it in full (Spark closes the log before it allocates
@@ -103,12 +103,12 @@ def catch_up(campaign: Campaign) -> None:
     while time.monotonic() < deadline:
         out = watcher.refresh()
         totals = read_totals(ledger_dir(campaign.spec))
-        if len(out) != seen:
-            seen, changed_at = len(out), time.monotonic()
+        if totals["admitted"] != seen:  # delivered or dead-lettered
+            seen, changed_at = totals["admitted"], time.monotonic()
         if wanted <= out or totals["admitted"] >= len(wanted) + len(producer.bad):
             return
         if time.monotonic() - changed_at > QUIET_SECONDS:
-            campaign.say(f"nothing new out for {QUIET_SECONDS:.0f} s: {len(wanted - out)} ids not out")
+            campaign.say(f"nothing admitted for {QUIET_SECONDS:.0f} s: {len(wanted - out)} ids not out")
             return
         campaign.supervise()
         time.sleep(5)
