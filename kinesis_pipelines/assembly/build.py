@@ -119,9 +119,15 @@ def _relocations(line: SparkLine) -> str:
 
 
 def java_sources(spark_version: str) -> dict[str, bytes]:
-    """The helper's sources for the Spark line's connector profile, by path under src/main/java."""
-    root = JAVA_SOURCES / versions.spark_line(spark_version).profile.value
-    return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*.java"))}
+    """The helper's sources for the Spark line's connector profile, by path under src/main/java:
+    the profile's own, and those every profile shares (`common`, written against Spark's classes
+    alone)."""
+    roots = [JAVA_SOURCES / "common", JAVA_SOURCES / versions.spark_line(spark_version).profile.value]
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for root in roots
+        for path in sorted(root.rglob("*.java"))
+    }
 
 
 def cache_key(pom: str, sources: dict[str, bytes]) -> str:
