@@ -227,12 +227,17 @@ def run(config: DriverConfig) -> int:
             if ssc.awaitTerminationOrTimeout(STOP_POLL_SECONDS):  # type: ignore[arg-type,func-returns-value]
                 return 1  # the context ended on its own: an error already reported by Spark
         print(
-            f"stop marker {stop_marker} found: stopping gracefully. While it stops, Spark logs "
-            "'ERROR ReceiverTracker: Deregistered receiver ... Stopped by driver' and write-ahead "
-            "log close warnings, and KCL may log ShutdownException as receivers release their "
-            "leases: all expected on a stop",
+            f"stop marker {stop_marker} found: stopping gracefully: the receivers stop first, then "
+            "every batch they received is processed. While it stops, Spark logs 'ERROR "
+            "ReceiverTracker: Deregistered receiver ... Stopped by driver' and write-ahead log close "
+            "warnings, and KCL may log ShutdownException as receivers release their leases: all "
+            "expected on a stop",
             flush=True,
         )
+        if keeper is not None and keeper.lost.is_set():
+            ssc.stop(stopSparkContext=True, stopGraceFully=False)
+            return fence.FENCED_EXIT_CODE
+        stop_intake(ssc, config.drain_timeout_seconds)
         ssc.stop(stopSparkContext=True, stopGraceFully=True)
         return 0
     finally:
@@ -240,6 +245,28 @@ def run(config: DriverConfig) -> int:
             keeper.done.set()
             if not keeper.lost.is_set():
                 fence.release(keeper.client, keeper.table, config.application_name, owner)
+
+
+def stop_intake(ssc: Any, timeout_seconds: float) -> None:
+    """Stop the receivers and wait until every block they received is allocated to a batch, so
+    that the graceful stop that follows only processes those batches. Spark's own graceful stop
+    closes the driver's write-ahead log as it stops the receivers; the last blocks then cannot be
+    allocated, and it waits for them until its timeout drops them (`StopIntake` in the assembly)."""
+    helper = ssc._jvm.io.kinesispipelines.spark.StopIntake
+    try:
+        if not helper.stopReceivers(ssc._jssc.ssc(), 60):
+            print("not every receiver stopped within 60 s; draining what they stored", flush=True)
+        deadline = time.monotonic() + timeout_seconds
+        while helper.hasUnallocatedBlocks(ssc._jssc.ssc()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    except Exception as exc:  # an assembly or a Spark without what this reaches: say so, stop anyway
+        print(
+            f"could not stop the receivers ahead of the graceful stop ({type(exc).__name__}: {exc}); "
+            "Spark's own graceful stop follows, which may leave the last received blocks unprocessed",
+            flush=True,
+        )
+        return
+    print("receivers stopped and every block they received allocated to a batch: processing them", flush=True)
 
 
 def resume_from_delivered(config: DriverConfig) -> None:

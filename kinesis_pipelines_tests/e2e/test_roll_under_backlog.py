@@ -40,16 +40,22 @@ def backlog_spec(name: str, interval: float) -> PipelineSpec:
 
 
 def start_behind(spec: PipelineSpec, ids: list[str]) -> threading.Thread:
-    """Deploy, then feed `ids` above the processor's rate; returns once the job is visibly behind
-    (some ids out, most not)."""
+    """Deploy, wait until the receiver reads (so batches carry 2 s of records each, not one batch
+    of everything put while KCL starts), then feed `ids` above the processor's rate; returns once
+    the job is visibly behind (some ids out, most not)."""
     backends = operations.backends_for(spec)
     operations.deploy(spec, backends)
+    warm, rest = ids[:20], ids[20:]
+    put_all(backends.stream.client, spec.stream.name, warm)
+    wait_all_out(spec, warm, timeout=180)
     producer = threading.Thread(
-        target=put_all, args=(backends.stream.client, spec.stream.name, ids), kwargs={"rate_per_second": RATE}
+        target=put_all,
+        args=(backends.stream.client, spec.stream.name, rest),
+        kwargs={"rate_per_second": RATE},
     )
     producer.start()
     sink = job_path(spec.job.sink.path)
-    wait_for(lambda: sum(1 for _ in read_output(sink)) >= 100, 180, "the first records out")
+    wait_for(lambda: sum(1 for _ in read_output(sink)) >= len(warm) + 300, 180, "the first batches out")
     return producer
 
 
