@@ -33,6 +33,7 @@ from kinesis_pipelines.aws.rewind import rewind_leases
 
 STOP_POLL_SECONDS = 0.5
 UNUSABLE_CHECKPOINT_EXIT_CODE = 4  # the checkpoint cannot be read and may not be set aside
+STOP_CUT_OFF_EXIT_CODE = 5  # a graceful stop ended by its timeout: not drained
 
 
 def load_processor(import_path: str) -> Any:
@@ -238,7 +239,18 @@ def run(config: DriverConfig) -> int:
             ssc.stop(stopSparkContext=True, stopGraceFully=False)
             return fence.FENCED_EXIT_CODE
         stop_intake(ssc, config.drain_timeout_seconds)
+        began = time.monotonic()
         ssc.stop(stopSparkContext=True, stopGraceFully=True)
+        if time.monotonic() - began >= config.drain_timeout_seconds:
+            # Spark ends a graceful stop at its timeout as if it had finished: say it did not
+            print(
+                f"the graceful stop was cut off at job.drain_timeout_seconds "
+                f"({config.drain_timeout_seconds:.0f} s): batches this generation received may be "
+                f"unprocessed; exit {STOP_CUT_OFF_EXIT_CODE}, so that a roll drains them by launching "
+                "this generation again from its checkpoint",
+                flush=True,
+            )
+            return STOP_CUT_OFF_EXIT_CODE
         return 0
     finally:
         if keeper is not None:
