@@ -26,9 +26,10 @@ from kinesis_pipelines_tests.support.fault_traffic import PartitionProxy, Produc
 PROCESSOR = "kinesis_pipelines.app.processors:fail_on_poison"
 QUIET_SECONDS = 180.0  # given up on catching up once nothing new was admitted for this long
 CATCH_UP_TIMEOUT_SECONDS = 900.0
-# The operator's limit on a roll's drain. The default (1800 s) is kept out of a campaign: a graceful
-# stop with the write-ahead log can wait for it in full (Spark closes the log before it allocates
-# the blocks its receivers stored last), and one such roll would take the whole campaign.
+# The operator's limit on a roll's drain, short in a campaign so that a drain cut off by it (the
+# driver exits 5) and the relaunch that drains the generation from its checkpoint are exercised too.
+# (Before the receivers were stopped on their own, app/receiver_app.stop_intake, a graceful stop
+# with the write-ahead log always waited out this limit: Spark closed the log first.)
 DRAIN_TIMEOUT_SECONDS = 90.0
 
 
