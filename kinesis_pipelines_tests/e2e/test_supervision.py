@@ -132,7 +132,9 @@ def test_stalled_driver_is_replaced_and_no_second_survives(local_aws, assembly_j
 def test_processor_failing_every_batch_is_not_restarted_forever(
     local_aws, assembly_jar, cleanup_drivers
 ) -> None:
-    spec = supervised_spec("failing", processor="kinesis_pipelines.app.processors:fail_every_batch")
+    # with the `fail` policy (the default dead-letters such batches and goes on: e2e/test_bad_records.py)
+    failing = "kinesis_pipelines.app.processors:fail_every_batch"
+    spec = supervised_spec("failing", processor=failing, bad_records={"policy": "fail"})
     cleanup_drivers.append(spec)
     materialize(spec)
     supervisor = Supervisor(spec, dg.DagsterInstance.ephemeral())
