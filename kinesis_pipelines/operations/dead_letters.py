@@ -84,10 +84,6 @@ def job_files_for(backends: Backends, location: str) -> JobFiles:
     return job_files(location, hadoop)
 
 
-def _files(spec: PipelineSpec, backends: Backends, location: str) -> JobFiles:
-    return job_files_for(backends, location)
-
-
 def _directories(files: JobFiles, location: str) -> list[str]:
     prefixes = (RECORDS_PREFIX, FAILED_BATCH_PREFIX, REPLAYED_PREFIX)
     return [name for name in files.names(location) if name.startswith(prefixes)]
@@ -101,7 +97,7 @@ def read_directory(files: JobFiles, directory: str) -> Iterator[DeadLetter]:
 
 def list_dead_letters(spec: PipelineSpec, backends: Backends) -> DeadLetterReport:
     location = dead_letter_path(spec)
-    files = _files(spec, backends, location)
+    files = job_files_for(backends, location)
     batches = []
     for name in _directories(files, location):
         letters = list(read_directory(files, join(location, name)))
@@ -128,11 +124,11 @@ def dead_letter_counts(spec: PipelineSpec, backends: Backends) -> DeadLetterCoun
     """Two small reads: the delivery ledger's totals and the replays' count."""
     location = dead_letter_path(spec)
     ledger = ledger_dir(spec)
-    totals = read_totals(ledger, _files(spec, backends, ledger))
+    totals = read_totals(ledger, job_files_for(backends, ledger))
     return DeadLetterCounts(
         location=location,
         dead_lettered=totals["dead_lettered"],
-        replayed=_replayed_count(_files(spec, backends, location), location),
+        replayed=_replayed_count(job_files_for(backends, location), location),
     )
 
 
@@ -144,7 +140,7 @@ def _replayed_count(files: JobFiles, location: str) -> int:
 def replay(spec: PipelineSpec, backends: Backends, progress: Progress = quiet) -> ReplayResult:
     """Put every dead letter not yet replayed back on the pipeline's stream, oldest first."""
     location = dead_letter_path(spec)
-    files = _files(spec, backends, location)
+    files = job_files_for(backends, location)
     client = backends.stream.client
     sent, replayed = 0, []
     for name in _directories(files, location):

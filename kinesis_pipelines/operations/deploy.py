@@ -12,7 +12,6 @@ import time
 
 from pydantic import BaseModel, ConfigDict
 
-from kinesis_pipelines.app.delivery import read_positions
 from kinesis_pipelines.assembly.build import AssemblyJar, build_assembly
 from kinesis_pipelines.aws.connection import check_credentials, session_for
 from kinesis_pipelines.aws.dynamodb import TableReport
@@ -20,12 +19,10 @@ from kinesis_pipelines.aws.kinesis import StreamReport
 from kinesis_pipelines.errors import OperationLockedError
 from kinesis_pipelines.launch import DriverStatus
 from kinesis_pipelines.launch.runtime import check_runtime, spark_of, spark_version_of
-from kinesis_pipelines.launch.submit import ledger_dir
 from kinesis_pipelines.operations.backends import Backends, Progress, quiet
-from kinesis_pipelines.operations.dead_letters import job_files_for
 from kinesis_pipelines.operations.iam import check_orchestrator_permissions
+from kinesis_pipelines.operations.rewind import preview_rewind
 from kinesis_pipelines.operations.roll import Action, DeployResult, RequestedBy, receiver_plan, roll
-from kinesis_pipelines.planning.rewind import plan_rewind
 from kinesis_pipelines.spec import PipelineSpec
 from kinesis_pipelines.validation import check_processor
 
@@ -150,7 +147,7 @@ def restart(
     now = time.time() if now is None else now
     own = backends.store.save_intent("running", by="restart", now=now) if requested_by == "operator" else None
     if discard_checkpoint:
-        preview = discard_preview(spec, backends)
+        preview = preview_rewind(spec, backends).describe()
         progress(f"{spec.name}: if the Spark checkpoint cannot be read, it is set aside; {preview}")
     result = roll(
         spec,
@@ -167,14 +164,6 @@ def restart(
     if requested_by == "supervisor" and result.action in ("restarted", "replaced"):
         backends.store.record_restart(now)
     return result
-
-
-def discard_preview(spec: PipelineSpec, backends: Backends) -> str:
-    """What a restart that discards an unreadable checkpoint will read again (nothing changes)."""
-    directory = ledger_dir(spec)
-    delivered = read_positions(directory, job_files_for(backends, directory))
-    checkpoints = {lease.shard_id: lease.checkpoint for lease in backends.app_table.leases()}
-    return plan_rewind(checkpoints, delivered).describe()
 
 
 def stop(

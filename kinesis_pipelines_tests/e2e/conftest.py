@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from kinesis_pipelines.emulators.local_aws import LocalAws
 from kinesis_pipelines.operations import backends_for
 from kinesis_pipelines.spec import PipelineSpec
 from kinesis_pipelines_tests.support.yarn import YarnCluster
@@ -29,3 +31,16 @@ def yarn_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[YarnClust
         yield cluster.start()
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+def own_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAws]:
+    """An embedded AWS of the test's own, for a test that restarts its emulators (the session's
+    is shared), with the state home beside it."""
+    monkeypatch.setenv("KINESIS_PIPELINES_HOME", str(tmp_path))
+    aws = LocalAws(tmp_path)
+    aws.start()
+    try:
+        yield aws
+    finally:
+        aws.stop()

@@ -4,29 +4,14 @@ Kinesis emulator restarted, then the DynamoDB emulator restarted. Every record c
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from kinesis_pipelines import operations
-from kinesis_pipelines.emulators.local_aws import LocalAws
 from kinesis_pipelines.producer import put_all, unique_ids
 from kinesis_pipelines_tests.e2e.helpers import make_spec, materialize, wait_all_out
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def own_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAws]:
-    """An embedded AWS of this test's own, since it is restarted under the job."""
-    monkeypatch.setenv("KINESIS_PIPELINES_HOME", str(tmp_path))
-    aws = LocalAws(tmp_path)
-    aws.start()
-    try:
-        yield aws
-    finally:
-        aws.stop()
 
 
 @pytest.mark.parametrize("service", ["kinesis", "dynamodb"])

@@ -11,7 +11,6 @@ every kind at least once costs about 13 minutes on this machine
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,18 +24,6 @@ pytestmark = pytest.mark.e2e
 
 SEED = 19
 SUITE_KINDS = ("orchestrator_kill", "emulator_restart", "dynamodb_partition")
-
-
-@pytest.fixture
-def own_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAws]:
-    """An embedded AWS of this test's own, since the campaign restarts its emulators."""
-    monkeypatch.setenv("KINESIS_PIPELINES_HOME", str(tmp_path))
-    aws = LocalAws(tmp_path)
-    aws.start()
-    try:
-        yield aws
-    finally:
-        aws.stop()
 
 
 def test_every_id_delivered_once_or_dead_lettered_under_a_fault_campaign(

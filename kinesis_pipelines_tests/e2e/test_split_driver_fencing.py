@@ -9,9 +9,7 @@ client alone goes through a TCP proxy that the test partitions (KP_FENCE_DYNAMOD
 
 from __future__ import annotations
 
-import contextlib
 import re
-import socket
 import threading
 import time
 from pathlib import Path
@@ -27,56 +25,12 @@ from kinesis_pipelines.launch.attempts import read_attempts
 from kinesis_pipelines.processes import alive, start_group, stop_group
 from kinesis_pipelines.producer import put_all, unique_ids
 from kinesis_pipelines_tests.e2e.helpers import make_spec, materialize, wait_all_out, wait_for
+from kinesis_pipelines_tests.support.proxies import PartitionProxy
 
 pytestmark = pytest.mark.e2e
 
 TTL = 9.0
 TOOK = re.compile(r"took the fence as (\S+) at ([\d.]+): token (\d+)")
-
-
-class PartitionProxy:
-    """A TCP forwarder on 127.0.0.1 (TLS passes through untouched). `partition()` drops every
-    connection and from then on accepts new ones but forwards nothing: a black hole."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.cut = threading.Event()
-        self.open: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            self.open.append(client)
-            if self.cut.is_set():
-                continue  # held, never answered
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            self.open.append(upstream)
-            for source, target in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
-
-    def _pump(self, source: socket.socket, target: socket.socket) -> None:
-        try:
-            while not self.cut.is_set() and (data := source.recv(65536)):
-                target.sendall(data)
-        except OSError:
-            pass
-
-    def partition(self) -> None:
-        self.cut.set()
-        for sock in list(self.open):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-
-    def close(self) -> None:
-        self.listener.close()
-        self.partition()
 
 
 def command_of(pid: int) -> tuple[list[str], dict[str, str]]:

@@ -37,7 +37,8 @@ from kinesis_pipelines.operations.deploy import roll_for_rebalance
 from kinesis_pipelines.processes import alive
 from kinesis_pipelines.spec import PipelineSpec
 from kinesis_pipelines_tests.e2e.supervision_helpers import group_members
-from kinesis_pipelines_tests.support.fault_traffic import PartitionProxy, Producer, SinkWatcher
+from kinesis_pipelines_tests.support.fault_traffic import Producer, SinkWatcher
+from kinesis_pipelines_tests.support.proxies import PartitionProxy
 
 KINDS = (
     "driver_kill",

@@ -21,7 +21,8 @@ from kinesis_pipelines.launch.submit import ledger_dir
 from kinesis_pipelines_tests.e2e.helpers import make_spec
 from kinesis_pipelines_tests.support.fault_campaign import FENCE_TTL_SECONDS, KINDS, Campaign
 from kinesis_pipelines_tests.support.fault_checker import Report, check
-from kinesis_pipelines_tests.support.fault_traffic import PartitionProxy, Producer, SinkWatcher
+from kinesis_pipelines_tests.support.fault_traffic import Producer, SinkWatcher
+from kinesis_pipelines_tests.support.proxies import PartitionProxy
 
 PROCESSOR = "kinesis_pipelines.app.processors:fail_on_poison"
 QUIET_SECONDS = 180.0  # given up on catching up once nothing new was admitted for this long

@@ -9,7 +9,6 @@ from __future__ import annotations
 import bisect
 import contextlib
 import random
-import socket
 import threading
 import time
 from pathlib import Path
@@ -143,71 +142,3 @@ class SinkWatcher:
                             self.highest = max([self.highest, *(int(o) for o in orders if o.isdigit())])
                     self.read.add(batch.name)
         return self.ids
-
-
-class PartitionProxy:
-    """A TCP forwarder on 127.0.0.1 (TLS passes through untouched). `partition()` drops every
-    connection and from then on accepts new ones but answers nothing: a black hole, until
-    `heal()`."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.cut = threading.Event()
-        self.lock = threading.Lock()
-        self.open: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            with self.lock:
-                self.open.append(client)
-            if self.cut.is_set():
-                continue  # held, never answered; closed by the next partition or heal
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
-                upstream.settimeout(None)
-            except OSError:
-                client.close()
-                continue
-            with self.lock:
-                self.open.append(upstream)
-            for source, target in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
-
-    def _pump(self, source: socket.socket, target: socket.socket) -> None:
-        try:
-            while not self.cut.is_set() and (data := source.recv(65536)):
-                target.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, target):
-                with contextlib.suppress(OSError):
-                    sock.close()
-
-    def _drop_all(self) -> None:
-        with self.lock:
-            sockets, self.open = self.open, []
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            with contextlib.suppress(OSError):
-                sock.close()
-
-    def partition(self) -> None:
-        self.cut.set()
-        self._drop_all()
-
-    def heal(self) -> None:
-        self._drop_all()  # the held connections end; new ones are forwarded again
-        self.cut.clear()
-
-    def close(self) -> None:
-        self.listener.close()
-        self.partition()
