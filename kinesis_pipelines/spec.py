@@ -86,10 +86,16 @@ def _check_endpoint(value: str | None, schemes: tuple[str, ...]) -> str | None:
 class StreamSpec(_Model):
     """The Kinesis data stream the pipeline reads."""
 
-    name: str = Field(description="Stream name: 1-128 of a-z, A-Z, 0-9, '_', '.', '-'.")
-    region: str = Field("us-east-1", description="AWS region of the stream and the lease table.")
+    name: str = Field(
+        description="Stream name: 1-128 of a-z, A-Z, 0-9, '_', '.', '-'.", examples=["shop-orders"]
+    )
+    region: str = Field(
+        "us-east-1", description="AWS region of the stream and the lease table.", examples=["eu-west-1"]
+    )
     endpoint_url: str | None = Field(
-        None, description="Kinesis endpoint override: a URL, 'embedded', or none for AWS's own."
+        None,
+        description="Kinesis endpoint override: a URL, 'embedded', or none for AWS's own.",
+        examples=["embedded", "https://vpce-0a1b2c3d.kinesis.eu-west-1.vpce.amazonaws.com"],
     )
     shards: int = Field(
         1, ge=1, le=500, description="Open shards to create the stream with (never changed later)."
@@ -121,7 +127,8 @@ class AppTableSpec(_Model):
     """The KCL application: its name is the DynamoDB lease and checkpoint table's name."""
 
     application_name: str = Field(
-        description="KCL application name = DynamoDB table name: 3-255 of a-z A-Z 0-9 _ . -"
+        description="KCL application name = DynamoDB table name: 3-255 of a-z A-Z 0-9 _ . -",
+        examples=["shop-orders-spark"],
     )
     endpoint_url: str | None = Field(
         None,
@@ -129,6 +136,7 @@ class AppTableSpec(_Model):
             "DynamoDB endpoint override: an https URL or 'embedded'. The KCL 1 inside Spark 3.3 "
             "reaches DynamoDB through an AWS SDK region override, which is HTTPS only."
         ),
+        examples=["embedded"],
     )
 
     @field_validator("application_name")
@@ -176,12 +184,13 @@ def check_job_path(value: str) -> str:
 class DirectorySink(_Model):
     """Each batch becomes one directory `batch-<time ms>` of JSON lines, replaced on replay."""
 
-    kind: Literal["directory"] = "directory"
+    kind: Literal["directory"] = Field("directory", description="The sink's kind; directory is the only one.")
     path: str = Field(
         description=(
             "Directory that receives one sub-directory per batch: a plain path, or an hdfs://, "
             "s3a:// or file:// URI."
-        )
+        ),
+        examples=["output/orders", "hdfs:///data/orders", "s3a://my-bucket/orders"],
     )
 
     @field_validator("path")
@@ -208,6 +217,7 @@ class BadRecordsSpec(_Model):
             "out: `_dead_letters` inside the sink's directory, which Spark and Hadoop readers of "
             "the sink skip."
         ),
+        examples=["s3a://my-bucket/orders-dead-letters"],
     )
     batch_attempts: int = Field(
         3, ge=1, le=100, description="Tries of a batch's processing before it is dead-lettered whole."
@@ -226,7 +236,11 @@ class CredentialsSpec(_Model):
         "default_chain",
         description="default_chain: env vars, profile or instance role; assume_role: STS role.",
     )
-    role_arn: str | None = Field(None, description="Role to assume when source is assume_role.")
+    role_arn: str | None = Field(
+        None,
+        description="Role to assume when source is assume_role.",
+        examples=["arn:aws:iam::123456789012:role/kp-orders"],
+    )
     session_name: str = Field("kinesis-pipelines", description="STS session name.")
     session_duration_seconds: int = Field(
         3600,
@@ -235,7 +249,9 @@ class CredentialsSpec(_Model):
         description="How long each assumed-role session lasts (refreshed before it ends).",
     )
     external_id_env: str | None = Field(
-        None, description="Name of the env var holding the STS external id (never the id itself)."
+        None,
+        description="Name of the env var holding the STS external id (never the id itself).",
+        examples=["KP_ORDERS_EXTERNAL_ID"],
     )
 
     @field_validator("role_arn")
@@ -271,6 +287,7 @@ class JobSpec(_Model):
             "3.x, 2.13 for 4.x) and its profile (KCL 1 up to 4.1, KCL 2 from 4.2). Left out: the "
             "version of the Spark the submit uses."
         ),
+        examples=["3.3.0"],
     )
     spark_home: str | None = Field(
         None,
@@ -279,6 +296,7 @@ class JobSpec(_Model):
             "distribution: the folder with bin/ and jars/). Left out: SPARK_HOME, then the "
             "pyspark of the kinesis-pipelines[spark] extra."
         ),
+        examples=["/usr/lib/spark"],
     )
     master: str = Field(
         "local",
@@ -287,6 +305,7 @@ class JobSpec(_Model):
             "cluster; the driver runs on this host in client mode) or 'yarn' (cluster mode: the "
             "driver runs in YARN's ApplicationMaster)."
         ),
+        examples=["local", "spark://spark-master:7077", "yarn"],
     )
     hadoop_conf_dir: str | None = Field(
         None,
@@ -294,6 +313,7 @@ class JobSpec(_Model):
             "Folder with the cluster's core-site.xml and yarn-site.xml for master 'yarn'; "
             "HADOOP_CONF_DIR when left out."
         ),
+        examples=["/etc/hadoop/conf"],
     )
     driver_host: str | None = Field(
         None,
@@ -302,6 +322,7 @@ class JobSpec(_Model):
             "(the driver binds to it). Left out, Spark picks this host's address. Local mode "
             "always uses 127.0.0.1."
         ),
+        examples=["10.0.1.15"],
     )
     python: str | None = Field(
         None,
@@ -310,6 +331,7 @@ class JobSpec(_Model):
             "version the Spark line supports. For local and spark:// masters an interpreter on "
             "this host (left out: this one); on YARN the nodes' Python (left out: 'python3')."
         ),
+        examples=["/usr/bin/python3.10"],
     )
     python_version: str | None = Field(
         None,
@@ -318,6 +340,7 @@ class JobSpec(_Model):
             "major.minor of job.python on YARN's nodes, which nothing here can ask, so that "
             "validation checks it against the Spark line; a Python on this host is asked directly."
         ),
+        examples=["3.10"],
     )
     batch_interval_seconds: float = Field(2.0, gt=0, le=3600, description="Batch interval.")
     dedupe_window_seconds: float = Field(
@@ -337,7 +360,9 @@ class JobSpec(_Model):
         InitialPosition.TRIM_HORIZON,
         description="Where a shard with no KCL checkpoint starts.",
     )
-    initial_timestamp: datetime | None = Field(None, description="Start time for AT_TIMESTAMP.")
+    initial_timestamp: datetime | None = Field(
+        None, description="Start time for AT_TIMESTAMP.", examples=["2026-01-31T12:00:00Z"]
+    )
     storage_level: StorageLevel = Field(
         StorageLevel.MEMORY_AND_DISK_2, description="Storage level of received blocks."
     )
@@ -354,7 +379,8 @@ class JobSpec(_Model):
             "under it); each config generation gets a sub-directory. A plain path (relative ones "
             "live under KINESIS_PIPELINES_HOME) in local mode; an hdfs://, s3a:// or file:// URI "
             "on a cluster."
-        )
+        ),
+        examples=["checkpoints", "hdfs:///kinesis-pipelines/checkpoints"],
     )
     write_ahead_log: bool = Field(
         True,
@@ -364,13 +390,18 @@ class JobSpec(_Model):
         ),
     )
     spark_conf: dict[str, str] = Field(
-        default_factory=dict, description="Extra Spark settings (no secrets: use env vars)."
+        default_factory=dict,
+        description="Extra Spark settings (no secrets: use env vars).",
+        examples=[{"spark.driver.memory": "2g", "spark.executor.memory": "2g"}],
     )
     processor: str = Field(
         "kinesis_pipelines.app.processors:passthrough",
         description="Import path 'module:function' of a function DStream[str] -> DStream.",
+        examples=["my_package.orders:enrich"],
     )
-    sink: DirectorySink = Field(description="Where each batch's output goes.")
+    sink: DirectorySink = Field(
+        description="Where each batch's output goes.", examples=[{"path": "output/orders"}]
+    )
     bad_records: BadRecordsSpec = Field(
         default_factory=BadRecordsSpec,
         description="Records that cannot be decoded, batches that cannot be processed.",
@@ -497,7 +528,10 @@ class SupervisionSpec(_Model):
     lag_limit_seconds: float = Field(
         300.0, gt=0, description="Lag per shard (behind the newest record) the lag check allows."
     )
-    restart: RestartPolicy = Field(default_factory=RestartPolicy)
+    restart: RestartPolicy = Field(
+        default_factory=RestartPolicy,
+        description="When a failed or stalled job is restarted: back-off, and a budget per window.",
+    )
     fence_table: str = Field(
         "kinesis-pipelines-fences",
         description="DynamoDB table of driver fences (one item per KCL application).",
@@ -514,18 +548,38 @@ class SupervisionSpec(_Model):
 class PipelineSpec(_Model):
     """One Kinesis → Spark pipeline."""
 
-    name: str = Field(description="Pipeline name: lower case, digits, '_'; used in asset keys.")
+    name: str = Field(
+        description="Pipeline name: lower case, digits, '_'; used in asset keys.", examples=["orders"]
+    )
     description: str = Field("", description="Shown in the Dagster UI.")
-    owners: list[str] = Field(default_factory=list, description="Dagster owners (emails, teams).")
-    stream: StreamSpec
-    app_table: AppTableSpec
-    job: JobSpec
-    credentials: CredentialsSpec = Field(default_factory=CredentialsSpec)
-    supervision: SupervisionSpec = Field(default_factory=SupervisionSpec)
-    rebalancing: RebalancePolicy = Field(default_factory=RebalancePolicy)
+    owners: list[str] = Field(
+        default_factory=list,
+        description="Dagster owners (emails, teams).",
+        examples=[["team:payments", "someone@example.com"]],
+    )
+    stream: StreamSpec = Field(description="The Kinesis stream the job reads; created when missing.")
+    app_table: AppTableSpec = Field(
+        description="The KCL application and its DynamoDB lease table; created when missing."
+    )
+    job: JobSpec = Field(
+        description="The Spark Streaming job: where it runs, its receivers, checkpoints, processor, sink."
+    )
+    credentials: CredentialsSpec = Field(
+        default_factory=CredentialsSpec,
+        description="Where the orchestrator's and the driver's AWS credentials come from.",
+    )
+    supervision: SupervisionSpec = Field(
+        default_factory=SupervisionSpec,
+        description="The health sensor: when the job is stalled or behind, and its restarts.",
+    )
+    rebalancing: RebalancePolicy = Field(
+        default_factory=RebalancePolicy,
+        description="The rebalance schedule: reshard the stream and resize the receivers to the load.",
+    )
     cloudwatch_endpoint_url: str | None = Field(
         None,
         description="CloudWatch endpoint override for KCL metrics: a URL (https with KCL 1) or 'embedded'.",
+        examples=["embedded"],
     )
 
     @model_validator(mode="before")

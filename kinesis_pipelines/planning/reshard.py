@@ -32,8 +32,8 @@ class RebalancePolicy(BaseModel):
     )
     scale_up_threshold: float = Field(0.8, gt=0, le=1, description="Scale up above this.")
     scale_down_threshold: float = Field(0.3, ge=0, lt=1, description="Scale down below this.")
-    min_shards: int = Field(1, ge=1, le=10000)
-    max_shards: int = Field(16, ge=1, le=10000)
+    min_shards: int = Field(1, ge=1, le=10000, description="Never fewer open shards than this.")
+    max_shards: int = Field(16, ge=1, le=10000, description="Never more open shards than this.")
     cooldown_seconds: float = Field(3600.0, ge=0, description="No scale-down this soon after a change.")
     lag_limit_seconds: float = Field(
         60.0, gt=0, description="Behind by more than this, the consumer is behind: no scale-down."
