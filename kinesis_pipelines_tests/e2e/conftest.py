@@ -1,14 +1,44 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import time
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from kinesis_pipelines.emulators.local_aws import LocalAws
+from kinesis_pipelines.home import HOME_ENV
 from kinesis_pipelines.operations import backends_for
 from kinesis_pipelines.spec import PipelineSpec
 from kinesis_pipelines_tests.support.yarn import YarnCluster
+
+DRIVER_LOG_LINES = 80
+"""Lines of each driver log a failed e2e test shows: what a CI failure needs to be understood."""
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """A failed e2e test shows the tail of every driver log written while it ran (the state home
+    is removed with the session, and with it the only account of what the drivers did)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed or not os.environ.get(HOME_ENV):
+        return
+    since = time.time() - (call.duration + 5)
+    for log in sorted(Path(os.environ[HOME_ENV]).glob("**/driver.log")):
+        if log.stat().st_mtime < since:
+            continue
+        lines = [
+            line for line in log.read_text(errors="replace").splitlines() if not line.startswith("\tat ")
+        ]
+        report.sections.append(
+            (
+                f"driver log {log.parent.name} (last {DRIVER_LOG_LINES} lines)",
+                "\n".join(lines[-DRIVER_LOG_LINES:]),
+            )
+        )
 
 
 @pytest.fixture
