@@ -24,7 +24,7 @@ from kinesis_pipelines.errors import SpecError
 from kinesis_pipelines.home import job_path
 from kinesis_pipelines.launch.base import SubmitRequest
 from kinesis_pipelines.launch.runtime import driver_python
-from kinesis_pipelines.planning import ReceiverPlan, checkpoint_generation
+from kinesis_pipelines.planning import ReceiverPlan, block_interval_ms, checkpoint_generation
 from kinesis_pipelines.spec import PipelineSpec
 from kinesis_pipelines.tools import SparkInstallation, python_executable
 from kinesis_pipelines.versions import ConnectorProfile, spark_line
@@ -335,6 +335,13 @@ def _spark_conf(spec: PipelineSpec, plan: ReceiverPlan) -> dict[str, str]:
         "spark.driver.bindAddress": driver_host,
         "spark.streaming.stopGracefullyOnShutdown": "false",
         "spark.ui.showConsoleProgress": "false",
+        "spark.streaming.blockInterval": "{}ms".format(
+            block_interval_ms(
+                batch_interval_seconds=spec.job.batch_interval_seconds,
+                receivers=plan.receivers,
+                processing_cores=plan.processing_cores,
+            )
+        ),
     }
     if plan.master == "yarn":
         policy = spec.supervision.restart

@@ -72,3 +72,30 @@ def plan_receivers(
         master=effective_master,
         reason=reason,
     )
+
+
+MIN_BLOCK_INTERVAL_MS = 50
+"""Spark's advice: below 50 ms, the blocks' overhead outweighs their parallelism."""
+BLOCKS_PER_PROCESSING_CORE = 2
+"""Partitions each processing core gets per batch: enough that a slow one does not hold the batch."""
+MIN_BLOCKS_PER_RECEIVER = 2
+"""Blocks each receiver cuts per batch: a record waits at most half a batch for its block."""
+
+
+def block_interval_ms(*, batch_interval_seconds: float, receivers: int, processing_cores: int) -> int:
+    """spark.streaming.blockInterval: the receivers cut a block this often, and each block is one
+    partition of the batch.
+
+    Spark's default (200 ms) gives a batch batch/0.2 blocks per receiver whatever the cores that
+    process them; more than the cores can use buys nothing. After a restart it costs: a batch
+    recovered from the checkpoint is read again from Kinesis block by block (the connector keeps each
+    block's sequence range, not its records), and each block is a GetRecords call that counts against
+    the shard's 5 reads a second, shared with the receivers. A driver killed while behind then spent
+    minutes re-reading 33 blocks a batch where 6 would do. So: two blocks per processing core per
+    batch, spread over the receivers, and at least two per receiver (a record waits for its block at
+    most half a batch interval), never below 50 ms."""
+    batch_ms = batch_interval_seconds * 1000
+    per_receiver = max(
+        MIN_BLOCKS_PER_RECEIVER, -(-BLOCKS_PER_PROCESSING_CORE * processing_cores // receivers)
+    )
+    return max(MIN_BLOCK_INTERVAL_MS, int(batch_ms // per_receiver))

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kinesis_pipelines.errors import PlanError
-from kinesis_pipelines.planning import plan_receivers
+from kinesis_pipelines.planning import block_interval_ms, plan_receivers
 
 
 def plan(**overrides: object):
@@ -79,3 +79,27 @@ def test_plan_invariants(
     assert result.cores <= executor_cores
     assert result.cores > result.receivers  # local[n] needs n > receivers
     assert result.master == (master if cluster else f"local[{result.cores}]")
+
+
+def test_block_interval_gives_each_processing_core_two_partitions_and_each_receiver_two_blocks() -> None:
+    # 3 receivers, 1 processing core: 2 blocks each (the floor), not the 10 of Spark's 200 ms
+    assert block_interval_ms(batch_interval_seconds=2.1, receivers=3, processing_cores=1) == 1050
+    # 1 receiver, 4 processing cores: 8 blocks, so that every core has two partitions
+    assert block_interval_ms(batch_interval_seconds=2.0, receivers=1, processing_cores=4) == 250
+    # never below Spark's 50 ms
+    assert block_interval_ms(batch_interval_seconds=0.1, receivers=1, processing_cores=8) == 50
+
+
+@given(
+    batch=st.floats(min_value=0.1, max_value=600),
+    receivers=st.integers(min_value=1, max_value=64),
+    processing=st.integers(min_value=1, max_value=64),
+)
+def test_block_interval_bounds(batch: float, receivers: int, processing: int) -> None:
+    interval = block_interval_ms(
+        batch_interval_seconds=batch, receivers=receivers, processing_cores=processing
+    )
+    assert interval >= 50
+    assert interval <= max(50, batch * 1000 / 2)  # at least two blocks per receiver per batch
+    if interval > 50:  # not at the floor: the processing cores get their two partitions each
+        assert receivers * (batch * 1000 // interval) >= 2 * processing
