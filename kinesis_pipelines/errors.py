@@ -4,6 +4,7 @@ KinesisPipelinesError
 ├── SpecError              a pipeline spec is malformed or breaks a rule (file, field, what is allowed)
 ├── PlanError              the spec is valid but cannot run as asked (too few cores, ...)
 ├── ToolMissingError       Java, Maven, Node.js or spark-submit is not installed
+│   └── ExtraMissingError      a feature's Python packages (an extra: [local], [iam]...) are not installed
 ├── AssemblyError          the Maven build of the kinesis-asl assembly failed
 ├── AwsError               an AWS call failed (boto errors are chained)
 │   ├── StreamMissingError     the pipeline's stream does not exist (not deployed yet)
@@ -32,6 +33,10 @@ class PlanError(KinesisPipelinesError):
 
 class ToolMissingError(KinesisPipelinesError):
     """A program the package needs is not installed."""
+
+
+class ExtraMissingError(ToolMissingError):
+    """A feature's Python packages, an optional part of the install (an extra), are not installed."""
 
 
 class AssemblyError(KinesisPipelinesError):

@@ -3,7 +3,9 @@
 Endpoints in a spec are a URL, `embedded` (the embedded local AWS, resolved late from its state
 file) or absent (AWS itself). Credentials always come from the default chain or an assumed role.
 The CLI, the Dagster resources and the driver all build their clients here, from one
-`AwsConnection`, so they reach the same endpoints with the same credentials.
+`AwsConnection`, so they reach the same endpoints with the same credentials. A Dagster resource
+may also name a profile of the AWS config files and turn off TLS or its certificate checks for its
+own clients (dagster-aws's boto3 options); a spec's connection, which the driver gets, never does.
 """
 
 from __future__ import annotations
@@ -44,6 +46,16 @@ class AwsConnection(BaseModel):
     sts_endpoint: str | None = None  # an emulator's STS; AWS's regional one otherwise
     embedded: bool = False
     max_attempts: int = 8
+    profile_name: str | None = None  # a profile of the AWS config files; none: the default chain
+    use_ssl: bool = True
+    verify: bool = True  # False: no certificate checks; True: boto3's (AWS_CA_BUNDLE) or ca_bundle
+
+    def tls_verify(self) -> str | bool | None:
+        """boto3's `verify`: off when asked, the embedded AWS's CA bundle, or None (boto3's own:
+        the system's certificates, or AWS_CA_BUNDLE)."""
+        if not self.verify:
+            return False
+        return self.ca_bundle
 
     def endpoint(self, service: Service) -> str | None:
         """The overridden endpoint of `service`, or None for AWS itself."""
@@ -137,6 +149,9 @@ def connect(
     session_duration_seconds: int = 3600,
     external_id_env: str | None = None,
     max_attempts: int = 8,
+    profile_name: str | None = None,
+    use_ssl: bool = True,
+    verify: bool = True,
 ) -> AwsConnection:
     """The one resolver: endpoints are URLs, `embedded` (read from the running embedded AWS's
     state, with the CA bundle and Java trust store that go with it) or None (AWS itself)."""
@@ -163,6 +178,9 @@ def connect(
         sts_endpoint=sts,
         embedded=embedded,
         max_attempts=max_attempts,
+        profile_name=profile_name,
+        use_ssl=use_ssl,
+        verify=verify,
     )
 
 
@@ -208,9 +226,7 @@ def _cached_client(
     endpoint = connection.endpoint(service)
     if endpoint:
         kwargs["endpoint_url"] = endpoint
-    if connection.ca_bundle:
-        kwargs["verify"] = connection.ca_bundle
-    return session.client(service, **kwargs)
+    return session.client(service, verify=connection.tls_verify(), use_ssl=connection.use_ssl, **kwargs)
 
 
 def session_for(connection: AwsConnection) -> boto3.session.Session:
@@ -228,11 +244,11 @@ def _session(connection: AwsConnection, component: Component = "orchestrator") -
             aws_secret_access_key=EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         )
     if connection.role_arn is None:
-        return boto3.session.Session(region_name=connection.region)
+        return boto3.session.Session(region_name=connection.region, profile_name=connection.profile_name)
     from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
     from botocore.session import Session as BotocoreSession
 
-    source = boto3.session.Session(region_name=connection.region)
+    source = boto3.session.Session(region_name=connection.region, profile_name=connection.profile_name)
     extra: dict[str, Any] = {
         "RoleSessionName": connection.session_name,
         "DurationSeconds": connection.session_duration_seconds,
@@ -243,8 +259,7 @@ def _session(connection: AwsConnection, component: Component = "orchestrator") -
 
     def sts_client(service: str, **kwargs: Any) -> Any:
         kwargs.setdefault("endpoint_url", connection.sts_url())
-        if connection.ca_bundle:
-            kwargs.setdefault("verify", connection.ca_bundle)
+        kwargs.setdefault("verify", connection.tls_verify())
         kwargs.setdefault("config", Config(user_agent_extra=user_agent(component)))
         return source.client(service, **kwargs)
 
@@ -274,7 +289,7 @@ def check_credentials(connection: AwsConnection) -> None:
 
     try:
         sts = _session(connection).client(
-            "sts", endpoint_url=connection.sts_url(), verify=connection.ca_bundle
+            "sts", endpoint_url=connection.sts_url(), verify=connection.tls_verify()
         )
         sts.get_caller_identity()
     except (ClientError, BotoCoreError) as exc:

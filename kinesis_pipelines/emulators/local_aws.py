@@ -6,7 +6,8 @@
 
 `LocalAws.start()` installs the npm parts on first use, starts every server in its own process
 group on free ports and writes the endpoints to a state file that `endpoint_url: embedded`
-resolves through; `stop()` ends exactly those process groups.
+resolves through; `stop()` ends exactly those process groups. Starting needs the [local] extra
+(moto's server, cryptography); reading the state of a running one needs only the core.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from kinesis_pipelines.emulators.tls import make_certificate, make_java_truststore
 from kinesis_pipelines.errors import EmulatorError
+from kinesis_pipelines.extras import require_extra
 from kinesis_pipelines.home import cache_home, state_home
 from kinesis_pipelines.processes import alive, free_port, start_group, stop_group, wait_for_port
 from kinesis_pipelines.progress import Say, Summary, run_with_progress
@@ -119,6 +121,7 @@ class LocalAws:
     def start(self, timeout: float = 60.0) -> LocalAwsState:
         """Start the emulators (or find them running). A port picked free can be taken by another
         process before an emulator binds it: then start again on new ports, at most three times."""
+        require_extra("local", "starting the embedded local AWS", "moto", "flask", "cryptography")
         for attempt in range(3):
             try:
                 return self._start(timeout)

@@ -14,23 +14,27 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 from kinesis_pipelines.errors import EmulatorError
+from kinesis_pipelines.extras import require_extra
 from kinesis_pipelines.tools import require
 
 TRUSTSTORE_PASSWORD = "changeit"  # the JDK's well-known default: a truststore holds no secret
 
 
 def make_certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and localhost; returns (cert.pem, key.pem)."""
+    """A self-signed certificate for 127.0.0.1 and localhost; returns (cert.pem, key.pem).
+    cryptography is the [local] extra's: imported here, so importing this module needs only the
+    core (the submit step reads TRUSTSTORE_PASSWORD)."""
     directory.mkdir(parents=True, exist_ok=True)
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     if cert_path.exists() and key_path.exists():
         return cert_path, key_path
+    require_extra("local", "the embedded local AWS's certificate", "cryptography")
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kinesis-pipelines local AWS")])
     now = datetime.datetime.now(datetime.timezone.utc)

@@ -1,5 +1,7 @@
 """`kinesis-pipelines iam`: least-privilege policies per pipeline and role, for the account and
-partition they will run in, linted before they are shown."""
+partition they will run in, linted before they are shown. The linter (parliament) is the [iam]
+extra: without it the policies are made all the same, marked not linted, with a note that says
+how to install it."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from typing import Any
 import boto3
 from pydantic import BaseModel, ConfigDict
 
-from kinesis_pipelines.errors import SpecError
+from kinesis_pipelines.errors import ExtraMissingError, SpecError
+from kinesis_pipelines.extras import install_hint, require_extra
 from kinesis_pipelines.planning.iam import ROLES, PipelineResources, assume_role_policy, policy_for
 from kinesis_pipelines.spec import PipelineSpec
 
@@ -22,7 +25,9 @@ class PipelinePolicies(BaseModel):
     partition: str
     account: str
     policies: dict[str, dict[str, Any]]  # role -> policy document
-    findings: list[str]  # the linter's, empty when clean
+    findings: list[str]  # the linter's, empty when clean (or not linted)
+    linted: bool = True  # False when the linter (the [iam] extra) is not installed
+    notes: list[str] = []  # what the reader should know, such as why nothing was linted
 
 
 def resources_of(spec: PipelineSpec) -> PipelineResources:
@@ -56,10 +61,18 @@ def account_of(spec: PipelineSpec, account: str | None) -> str:
 
 
 def lint(policy: dict[str, Any]) -> list[str]:
-    """parliament's findings for one policy document (empty when clean)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # parliament imports pkg_resources
-        from parliament import analyze_policy_string  # type: ignore[import-untyped]
+    """parliament's findings for one policy document (empty when clean); ExtraMissingError
+    without the [iam] extra."""
+    require_extra("iam", "linting IAM policies", "parliament")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # parliament imports pkg_resources
+            from parliament import analyze_policy_string  # type: ignore[import-untyped]
+    except ImportError as exc:  # pkg_resources is gone from setuptools 81 on
+        raise ExtraMissingError(
+            f"linting IAM policies: parliament cannot be imported ({exc}); the [iam] extra pins what it "
+            f"needs (setuptools<81 for pkg_resources): {install_hint('iam')}"
+        ) from exc
 
     analyzed = analyze_policy_string(json.dumps(policy))
     return [f"{finding.issue}: {finding.detail}" for finding in analyzed.findings]
@@ -73,10 +86,16 @@ def pipeline_policies(spec: PipelineSpec, account: str | None = None) -> Pipelin
     }
     if spec.credentials.role_arn:
         policies["assumer"] = assume_role_policy(spec.credentials.role_arn)
-    findings = [f"{role}: {finding}" for role, policy in policies.items() for finding in lint(policy)]
+    findings: list[str] = []
+    linted, notes = True, []
+    try:
+        findings = [f"{role}: {finding}" for role, policy in policies.items() for finding in lint(policy)]
+    except ExtraMissingError as exc:
+        linted, notes = False, [f"the policies were not linted: {exc}"]
     return PipelinePolicies(
-        pipeline=spec.name, partition=partition, account=resolved, policies=policies, findings=findings
-    )
+        pipeline=spec.name, partition=partition, account=resolved, policies=policies,
+        findings=findings, linted=linted, notes=notes,
+    )  # fmt: skip
 
 
 def readme_snippet(result: PipelinePolicies) -> str:

@@ -17,9 +17,9 @@ class KinesisStreamResource(AwsServiceResource):
     service: ClassVar[Service] = "kinesis"
 
     stream_name: str = Field(description="Kinesis stream name.")
-    shards: int = Field(1, description="Open shards to create the stream with.")
-    capacity_mode: str = Field("PROVISIONED", description="PROVISIONED or ON_DEMAND.")
-    retention_hours: int = Field(24, description="Retention to create the stream with.")
+    shards: int = Field(default=1, description="Open shards to create the stream with.")
+    capacity_mode: str = Field(default="PROVISIONED", description="PROVISIONED or ON_DEMAND.")
+    retention_hours: int = Field(default=24, description="Retention to create the stream with.")
 
     def stream(self) -> KinesisStream:
         return KinesisStream(

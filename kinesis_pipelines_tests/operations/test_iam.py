@@ -3,8 +3,11 @@ fail), the identity that assumes the pipeline's role given its own policy."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
+from kinesis_pipelines.errors import ExtraMissingError
 from kinesis_pipelines.operations.iam import lint, partition_of, pipeline_policies, resources_of
 from kinesis_pipelines.planning.iam import policy_for
 from kinesis_pipelines_tests.e2e.helpers import make_spec
@@ -39,6 +42,30 @@ def test_the_linter_can_fail() -> None:
         ],
     }
     assert lint(wrong)
+
+
+def test_without_the_iam_extra_the_policies_are_made_and_marked_not_linted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    linted = pipeline_policies(make_spec("orders", shards=1), ACCOUNT)
+    monkeypatch.setitem(sys.modules, "parliament", None)  # what importlib sees when it is not installed
+    result = pipeline_policies(make_spec("orders", shards=1), ACCOUNT)
+    assert result.policies == linted.policies
+    assert (result.linted, result.findings, linted.linted) == (False, [], True)
+    assert result.notes == [
+        "the policies were not linted: linting IAM policies needs parliament, from the [iam] extra, "
+        "which is not installed here: pip install 'kinesis-pipelines[iam]'"
+    ]
+    with pytest.raises(ExtraMissingError):
+        lint(result.policies["driver"])
+
+
+def test_a_linter_that_cannot_import_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """parliament installed beside a setuptools without pkg_resources (81 on) cannot import."""
+    monkeypatch.delitem(sys.modules, "parliament", raising=False)
+    monkeypatch.setitem(sys.modules, "pkg_resources", None)
+    with pytest.raises(ExtraMissingError, match=r"setuptools<81 for pkg_resources\): pip install"):
+        lint(policy_for(resources_of(make_spec("orders", shards=1)), "driver", "aws", ACCOUNT))
 
 
 def test_assumed_role_account_and_assumer_policy() -> None:
