@@ -1,25 +1,111 @@
-"""`kinesis-pipelines`: a thin command line over the library. Each command is one library call;
-only the package's own errors are caught, printed plainly, with exit code 2."""
+"""`kinesis-pipelines`: a thin command line over the library. Each command turns its options into
+one library call and returns what came of it: the text a person reads, or with --json one JSON
+object on one line. Results go to stdout and nothing else does; progress, notes and errors go to
+stderr. Only the package's own errors are caught, printed plainly, and exit with the code of
+their kind (`ExitCode`); docs/cli.md is the reference of every command."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+
+from pydantic_core import to_jsonable_python
 
 from kinesis_pipelines import versions
-from kinesis_pipelines.errors import KinesisPipelinesError
+from kinesis_pipelines.errors import KinesisPipelinesError, PlanError, SpecError
 from kinesis_pipelines.spec import PipelineSpec
+
+if TYPE_CHECKING:
+    from kinesis_pipelines.operations.status import PipelineStatus
 
 # Commands that read or write the state home: each says at its start where that is.
 STATEFUL_COMMANDS = {
     "plan", "deploy", "stop", "restart", "status", "logs", "rebalance", "dead-letters", "local-aws", "demo"
 }  # fmt: skip
+
+
+class ExitCode(IntEnum):
+    """What a command's exit status means; the same table is in docs/cli.md."""
+
+    OK = 0  # the command did what was asked (status: the pipeline is healthy)
+    FAILED = 1  # the operation failed: AWS refused, a driver did not start, a check found problems
+    USAGE = 2  # a usage error or an invalid spec: fix the command line or the spec
+    UNHEALTHY = 3  # status: stalled, failed, stopped though wanted running, or lag over (or unknown)
+    NOT_RUNNING = 4  # status: stopped on the operator's request, or never deployed
+    INTERRUPTED = 130  # Ctrl-C or SIGTERM: what the command started was stopped
+
+
+def exit_code_for(error: KinesisPipelinesError) -> ExitCode:
+    """A spec that is malformed or cannot run as written is the caller's to fix (2); everything
+    else is the operation failing (1)."""
+    return ExitCode.USAGE if isinstance(error, SpecError | PlanError) else ExitCode.FAILED
+
+
+def status_exit_code(status: PipelineStatus) -> ExitCode:
+    """Pure: `status`'s exit code, so a shell `if` and a monitoring probe read the health."""
+    from kinesis_pipelines.planning.health import Health, LagHealth, classify_lag
+
+    if not status.deployed or (status.health == Health.STOPPED.value and status.intent == "stopped"):
+        return ExitCode.NOT_RUNNING
+    if status.health != Health.HEALTHY.value:
+        return ExitCode.UNHEALTHY
+    lag = classify_lag(status.lag_ms_per_shard, status.lag_limit_ms, status.lag_unknown)
+    return ExitCode.OK if lag.health is LagHealth.WITHIN else ExitCode.UNHEALTHY
+
+
+class UsageError(Exception):
+    """The command line is wrong (argparse's errors, and options that do not go together)."""
+
+    def __init__(self, message: str, usage: str = ""):
+        super().__init__(message)
+        self.usage = usage
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose errors are raised, so that --json can report them as an object."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: error: {message}", self.format_usage())
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a command came to: `data` is its --json object (a dict or a pydantic model), `text`
+    what a person reads (printed as is), `code` its exit code."""
+
+    data: Any
+    text: str = ""
+    code: ExitCode = ExitCode.OK
+
+
+@dataclass(frozen=True)
+class Console:
+    """Where a command writes: results to `out`, progress and notes to `err`."""
+
+    out: TextIO
+    err: TextIO
+
+    def say(self, message: str) -> None:
+        print(message, file=self.err, flush=True)
+
+    def emit(self, result: Result, as_json: bool) -> None:
+        if as_json:
+            line = json.dumps(to_jsonable_python(result.data), separators=(",", ":"))
+            self.out.write(line + "\n")
+        elif result.text:
+            self.out.write(result.text if result.text.endswith("\n") else result.text + "\n")
+        self.out.flush()
 
 
 def load_spec(path: Path) -> PipelineSpec:
@@ -29,60 +115,55 @@ def load_spec(path: Path) -> PipelineSpec:
     return validate_pipeline_file(path)
 
 
-def _say(quiet: bool) -> Callable[[str], None]:
-    def say(message: str) -> None:
-        if not quiet:
-            print(message, flush=True)
-
-    return say
+def rows(pairs: Sequence[tuple[str, object]], width: int = 16) -> str:
+    """Aligned `label value` lines."""
+    return "".join(f"{label:<{width}}{value}\n" for label, value in pairs)
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
+def cmd_validate(args: argparse.Namespace, console: Console) -> Result:
     from kinesis_pipelines.validation import check_pipelines_apart
 
     specs = [load_spec(path) for path in args.spec]
     check_pipelines_apart(specs, [str(path) for path in args.spec])
-    for path, spec in zip(args.spec, specs, strict=True):
-        print(f"{path}: ok: pipeline {spec.name} reads {spec.stream.name}")
-    return 0
+    found = [
+        {"file": str(path), "pipeline": spec.name, "stream": spec.stream.name}
+        for path, spec in zip(args.spec, specs, strict=True)
+    ]
+    text = "".join(f"{f['file']}: ok: pipeline {f['pipeline']} reads {f['stream']}\n" for f in found)
+    return Result({"ok": True, "pipelines": found}, text)
 
 
-def cmd_plan(args: argparse.Namespace) -> int:
+def cmd_plan(args: argparse.Namespace, console: Console) -> Result:
     from kinesis_pipelines import operations
 
     spec = load_spec(args.spec)
     backends = operations.backends_for(spec)
     report = operations.plan(spec, backends, write_files=args.write_files)
     rebalance_plan = _rebalance_preview(spec, backends) if report.stream_exists else None
-    if args.json:
-        out = report.model_dump()
-        out["rebalance"] = rebalance_plan.model_dump() if rebalance_plan else None
-        print(json.dumps(out))
-        return 0
-    print(f"pipeline        {report.pipeline}")
+    data = {**report.model_dump(mode="json"), "rebalance": rebalance_plan}
     exists = {True: "exists", False: "would be created", None: "unknown"}[report.stream_exists]
-    print(f"stream          {report.stream} ({exists})")
-    print(f"open shards     {report.open_shards} (from {report.shards_source})")
-    print(f"app table       {report.application_table}")
-    print(f"receivers       {report.receivers}")
-    print(f"cores           {report.cores} on {report.master}")
-    print(f"why             {report.reason}")
-    print(f"generation      {report.generation}")
-    print(f"assembly jar    {report.assembly_jar}")
-    print(f"spark-submit    {report.spark_submit}")
-    print(f"credentials     {report.credentials}")
-    print(f"files           {', '.join(report.files)}{' (written)' if report.files_written else ''}")
+    pairs: list[tuple[str, object]] = [
+        ("pipeline", report.pipeline),
+        ("stream", f"{report.stream} ({exists})"),
+        ("open shards", f"{report.open_shards} (from {report.shards_source})"),
+        ("app table", report.application_table),
+        ("receivers", report.receivers),
+        ("cores", f"{report.cores} on {report.master}"),
+        ("why", report.reason),
+        ("generation", report.generation),
+        ("assembly jar", report.assembly_jar),
+        ("spark-submit", report.spark_submit),
+        ("credentials", report.credentials),
+        ("files", f"{', '.join(report.files)}{' (written)' if report.files_written else ''}"),
+    ]
     if rebalance_plan is not None:
-        print(f"rebalance       {rebalance_plan.action}: {rebalance_plan.reason}")
-    for note in report.notes:
-        print(f"note            {note}")
-    return 0
+        pairs.append(("rebalance", f"{rebalance_plan.action}: {rebalance_plan.reason}"))
+    pairs.extend(("note", note) for note in report.notes)
+    return Result(data, rows(pairs))
 
 
 def _rebalance_preview(spec: PipelineSpec, backends: Any) -> Any:
     """What the rebalance schedule would do now (a dry run), or None if it cannot tell."""
-    import time
-
     from kinesis_pipelines import operations
 
     try:
@@ -91,101 +172,125 @@ def _rebalance_preview(spec: PipelineSpec, backends: Any) -> Any:
         return None
 
 
-def cmd_deploy(args: argparse.Namespace) -> int:
+def cmd_deploy(args: argparse.Namespace, console: Console) -> Result:
     from kinesis_pipelines import operations
     from kinesis_pipelines.operations import startup
 
     spec = load_spec(args.spec)
     backends = operations.backends_for(spec)
-    say = _say(False)
     before = startup.lease_counters(backends)  # none before the first deploy
-    deployment = operations.deploy(spec, backends, reset_app_table=args.reset_app_table, progress=say)
+    deployment = operations.deploy(spec, backends, reset_app_table=args.reset_app_table, progress=console.say)
     result = deployment.job
     assert result.record is not None
+    warnings = []
     if result.action != "unchanged":
         try:
-            startup.wait_for_leases(backends, deployment.stream.open_shards, before, progress=say, timeout=90)
+            startup.wait_for_leases(
+                backends, deployment.stream.open_shards, before, progress=console.say, timeout=90
+            )
         except TimeoutError as exc:
-            say(f"warning: {exc}")
-    print(f"{result.action}: {result.record.driver_id} ({result.reason}); UI {result.record.ui_url}")
-    return 0
+            warnings.append(str(exc))
+            console.say(f"warning: {exc}")
+    text = f"{result.action}: {result.record.driver_id} ({result.reason}); UI {result.record.ui_url}"
+    code = ExitCode.FAILED if result.action == "refused" else ExitCode.OK
+    return Result({**deployment.model_dump(mode="json"), "warnings": warnings}, text, code)
 
 
-def cmd_stop(args: argparse.Namespace) -> int:
+def cmd_stop(args: argparse.Namespace, console: Console) -> Result:
     from kinesis_pipelines import operations
+    from kinesis_pipelines.launch import DriverState
 
     spec = load_spec(args.spec)
-    status = operations.stop(spec, operations.backends_for(spec), by="cli", progress=_say(False))
-    print(f"driver: {status.state.value if status else 'never deployed'}")
-    return 0
+    status = operations.stop(spec, operations.backends_for(spec), by="cli", progress=console.say)
+    data = {"pipeline": spec.name, "driver": status}
+    if status is None:
+        return Result(data, "driver: never deployed")
+    detail = f" ({status.detail})" if status.detail else ""
+    # a driver that still runs, or runs where this host cannot see it, was not stopped
+    stopped = status.state in (DriverState.FINISHED, DriverState.FAILED)
+    return Result(data, f"driver: {status.state.value}{detail}", ExitCode.OK if stopped else ExitCode.FAILED)
 
 
-def cmd_status(args: argparse.Namespace) -> int:
+def cmd_status(args: argparse.Namespace, console: Console) -> Result:
     from kinesis_pipelines import operations
     from kinesis_pipelines.operations.status import pipeline_status, render_status
 
     spec = load_spec(args.spec)
     status = pipeline_status(spec, operations.backends_for(spec))
-    print(status.model_dump_json() if args.json else render_status(status), end="\n" if args.json else "")
-    return 0
+    code = status_exit_code(status)
+    if code is not ExitCode.OK:
+        console.say(f"status exits {int(code)}: {ExitCode(code).name.lower().replace('_', ' ')}")
+    return Result(status, render_status(status), code)
 
 
-def cmd_logs(args: argparse.Namespace) -> int:
+def cmd_logs(args: argparse.Namespace, console: Console) -> Result:
     """The driver's log wherever it runs (a file on this host, YARN's NodeManager); --follow
     prints what is added until the driver ends or Ctrl-C."""
-    import time
-
     from kinesis_pipelines import operations
-    from kinesis_pipelines.launch import DriverState
+    from kinesis_pipelines.launch import DriverState, LocalProcessLauncher
+    from kinesis_pipelines.logfiles import LogFile, TailFollower, rotated_files
 
+    if args.json and args.follow:
+        raise UsageError("--json prints the log's end once as one object; it cannot --follow")
     spec = load_spec(args.spec)
     backends = operations.backends_for(spec)
     record = backends.store.driver()
     if record is None:
-        print(f"{spec.name} was never deployed: no driver log", file=sys.stderr)
-        return 1
-    text = backends.launcher.logs(record)
-    lines = text.splitlines()
-    print("\n".join(lines[-args.lines :]) if args.lines else text, flush=True)
-    seen = len(text)
+        console.say(f"{spec.name} was never deployed: no driver log")
+        return Result({"pipeline": spec.name, "deployed": False, "lines": []}, code=ExitCode.FAILED)
+    launcher = backends.launcher
+    source: LogFile | TailFollower
+    files: list[str] = [record.log_location]
+    if isinstance(launcher, LocalProcessLauncher):
+        source = launcher.log_file(record)
+        files = [str(path) for path in reversed(rotated_files(Path(record.log_location)))] + files
+    else:
+        source = TailFollower(lambda: launcher.logs(record))
+    lines = source.tail().splitlines()
+    shown = lines[-args.lines :] if args.lines else lines
+    if args.json:
+        data = {"pipeline": spec.name, "driver_id": record.driver_id, "backend": record.backend,
+                "location": record.log_location, "files": files, "lines": shown}  # fmt: skip
+        return Result(data)
+    console.emit(Result(None, "\n".join(shown)), as_json=False)
     while args.follow:
-        time.sleep(1.0)
-        text = backends.launcher.logs(record)
-        if len(text) < seen:  # the log was rotated or a new attempt began
-            seen = 0
-        if len(text) > seen:
-            print(text[seen:], end="", flush=True)
-            seen = len(text)
-        elif backends.launcher.status(record).state is not DriverState.RUNNING:
-            print(f"\n[{spec.name}: the driver is no longer running]", file=sys.stderr)
+        time.sleep(args.poll_seconds)
+        added = source.new()
+        if added:
+            console.out.write(added)
+            console.out.flush()
+        elif launcher.status(record).state is not DriverState.RUNNING:
+            console.out.write(source.new())  # its last words
+            console.say(f"[{spec.name}: the driver is no longer running]")
             break
-    return 0
+    return Result(None)
 
 
-def cmd_restart(args: argparse.Namespace) -> int:
+def cmd_restart(args: argparse.Namespace, console: Console) -> Result:
     from kinesis_pipelines import operations
 
     spec = load_spec(args.spec)
     result = operations.restart(
         spec,
         operations.backends_for(spec),
-        progress=_say(args.json),
+        progress=console.say,
         discard_checkpoint=args.discard_checkpoint,
     )
-    if args.json:
-        print(result.model_dump_json())
-    elif result.record is not None:
-        print(f"{result.action}: {result.record.driver_id} ({result.reason}); UI {result.record.ui_url}")
+    if result.record is not None:
+        text = f"{result.action}: {result.record.driver_id} ({result.reason}); UI {result.record.ui_url}"
     else:
-        print(f"{result.action}: {result.reason}")
-    return 0 if result.action != "refused" else 1
+        text = f"{result.action}: {result.reason}"
+    return Result(result, text, ExitCode.FAILED if result.action == "refused" else ExitCode.OK)
 
 
-def cmd_produce(args: argparse.Namespace) -> int:
+def cmd_produce(args: argparse.Namespace, console: Console) -> Result:
     import random
     import uuid
 
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from kinesis_pipelines import operations
+    from kinesis_pipelines.errors import AwsError, StreamMissingError
     from kinesis_pipelines.producer import put_all, unique_ids, word_lines
 
     spec = load_spec(args.spec)
@@ -193,125 +298,115 @@ def cmd_produce(args: argparse.Namespace) -> int:
         records = unique_ids(args.run_id or uuid.uuid4().hex[:8], args.ids)
     else:
         records = word_lines(args.lines, args.words_per_line, random.Random(args.seed))
-    client = operations.backends_for(spec).stream.client
-    summary = put_all(client, spec.stream.name, records, rate_per_second=args.rate)
-    print(f"put {summary.sent} records on {spec.stream.name}")
-    return 0
+    stream = operations.backends_for(spec).stream
+    if stream.describe() is None:
+        raise StreamMissingError(
+            f"stream {spec.stream.name!r} does not exist; deploy the pipeline (`kinesis-pipelines "
+            "deploy`) to create it"
+        )
+    try:
+        summary = put_all(stream.client, spec.stream.name, records, rate_per_second=args.rate)
+    except (BotoCoreError, ClientError) as exc:  # translated here: put_all is the library's raw loop
+        raise AwsError(f"putting records on stream {spec.stream.name!r} failed: {exc}") from exc
+    data = {"stream": spec.stream.name, **summary.model_dump(mode="json")}
+    return Result(data, f"put {summary.sent} records on {spec.stream.name}")
 
 
-def cmd_local_aws(args: argparse.Namespace) -> int:
-    from kinesis_pipelines.emulators.local_aws import LocalAws, read_state
+def cmd_local_aws(args: argparse.Namespace, console: Console) -> Result:
+    from kinesis_pipelines.emulators.local_aws import LocalAws, LocalAwsState, read_state
+
+    def described(state: LocalAwsState) -> str:
+        return rows([("kinesis", state.kinesis_endpoint), ("dynamodb", state.dynamodb_endpoint),
+                     ("cloudwatch", state.cloudwatch_endpoint), ("region", state.region),
+                     ("CA bundle", state.ca_bundle), ("data", state.data_dir)], width=12)  # fmt: skip
 
     if args.action == "start":
-        started = LocalAws().start()
-        print(started.model_dump_json(indent=2, exclude={"pids"}))
-    elif args.action == "stop":
-        LocalAws().stop(force=True)
-        print("embedded AWS stopped")
-    else:
-        state = read_state()
-        running = state is not None and state.running()
-        print(json.dumps({"running": running, **(state.model_dump() if state else {})}, indent=2))
-    return 0
+        started = LocalAws(say=console.say).start()
+        data = {"running": True, **started.model_dump(mode="json", exclude={"pids"})}
+        return Result(data, "embedded AWS running\n" + described(started))
+    if args.action == "stop":
+        LocalAws(say=console.say).stop(force=True)
+        return Result({"running": False}, "embedded AWS stopped")
+    state = read_state()
+    running = state is not None and state.running()
+    data = {"running": running, **(state.model_dump(mode="json") if state else {})}
+    if state is None:
+        return Result(data, "embedded AWS not running (never started here)")
+    return Result(data, f"embedded AWS {'running' if running else 'not running'}\n" + described(state))
 
 
-def cmd_assembly(args: argparse.Namespace) -> int:
+def cmd_assembly(args: argparse.Namespace, console: Console) -> Result:
     from kinesis_pipelines.assembly.build import build_assembly
     from kinesis_pipelines.tools import find_spark
 
     spark = find_spark()
     version = args.spark_version or (spark.version if spark else versions.TESTED_SPARK_VERSION)
-    jar = build_assembly(version, progress=_say(args.json))
-    print(jar.model_dump_json(indent=None if args.json else 2))
-    return 0
+    jar = build_assembly(version, progress=console.say)
+    return Result(jar, rows(list(jar.model_dump().items()), width=22))
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
+DEMO_SUMMARY = (
+    "produced", "processed", "lost", "duplicates", "duplicates_dropped_by_ledger", "shards",
+    "receivers", "cores", "submit_to_leases_taken_seconds", "submit_to_first_batch_seconds",
+    "submit_to_first_record_seconds", "records_per_second", "driver_exit",
+)  # fmt: skip
+
+
+def cmd_demo(args: argparse.Namespace, console: Console) -> Result:
     from kinesis_pipelines.demo import run_demo
 
-    summary = run_demo(duration=args.duration, rate=args.rate, shards=args.shards, say=_say(False))
-    print("\nsummary:")
-    for key in (
-        "produced",
-        "processed",
-        "lost",
-        "duplicates",
-        "duplicates_dropped_by_ledger",
-        "shards",
-        "receivers",
-        "cores",
-        "submit_to_leases_taken_seconds",
-        "submit_to_first_batch_seconds",
-        "submit_to_first_record_seconds",
-        "records_per_second",
-        "driver_exit",
-    ):
-        print(f"  {key:<31} {summary[key]}")
-    if args.json:
-        print(json.dumps(summary))
-    return 0 if summary["lost"] == 0 and summary["duplicates"] == 0 else 1
+    summary = run_demo(duration=args.duration, rate=args.rate, shards=args.shards, say=console.say)
+    text = "summary:\n" + rows([(f"  {key}", summary[key]) for key in DEMO_SUMMARY], width=33)
+    clean = summary["lost"] == 0 and summary["duplicates"] == 0
+    return Result(summary, text, ExitCode.OK if clean else ExitCode.FAILED)
 
 
-def cmd_rebalance(args: argparse.Namespace) -> int:
-    import time
-
+def cmd_rebalance(args: argparse.Namespace, console: Console) -> Result:
     from kinesis_pipelines import operations
 
     spec = load_spec(args.spec)
     outcome = operations.rebalance(
         spec, operations.backends_for(spec), now=time.time(),
-        dry_run=True if args.dry_run else None, progress=_say(args.json),
+        dry_run=True if args.dry_run else None, progress=console.say,
     )  # fmt: skip
-    if args.json:
-        print(outcome.model_dump_json())
-        return 0
     if outcome.plan is None or outcome.metrics is None:
-        print(f"skipped         {outcome.skipped}")
-        return 0
-    plan = outcome.plan
-    print(f"action          {plan.action}{' (dry run)' if plan.dry_run else ''}")
-    print(f"why             {plan.reason}")
-    print(f"shards          {plan.shards_before} -> {plan.shards_after} (steps {plan.steps})")
-    print(f"receivers       {plan.receivers_before} -> {plan.receivers_after}")
-    print(f"cores           {plan.cores_before} -> {plan.cores_after}")
-    print(f"quota left      {plan.quota_left} UpdateShardCount call(s) in 24 h")
-    print(
-        f"metrics         {outcome.metrics.incoming_records_per_s:.1f} records/s, "
-        f"lag {outcome.metrics.max_lag_seconds:.1f} s ({outcome.metrics.source})"
-    )
-    return 0
+        return Result(outcome, rows([("skipped", outcome.skipped)]))
+    plan, metrics = outcome.plan, outcome.metrics
+    text = rows([
+        ("action", f"{plan.action}{' (dry run)' if plan.dry_run else ''}"),
+        ("why", plan.reason),
+        ("shards", f"{plan.shards_before} -> {plan.shards_after} (steps {plan.steps})"),
+        ("receivers", f"{plan.receivers_before} -> {plan.receivers_after}"),
+        ("cores", f"{plan.cores_before} -> {plan.cores_after}"),
+        ("quota left", f"{plan.quota_left} UpdateShardCount call(s) in 24 h"),
+        ("metrics", f"{metrics.incoming_records_per_s:.1f} records/s, "
+                    f"lag {metrics.max_lag_seconds:.1f} s ({metrics.source})"),
+    ])  # fmt: skip
+    # a rebalance the load calls for that cannot be made (the day's reshard quota is used up)
+    return Result(outcome, text, ExitCode.FAILED if plan.action == "refused" else ExitCode.OK)
 
 
-def cmd_dead_letters(args: argparse.Namespace) -> int:
+def cmd_dead_letters(args: argparse.Namespace, console: Console) -> Result:
     from kinesis_pipelines import operations
     from kinesis_pipelines.operations import dead_letters
 
     spec = load_spec(args.spec)
     backends = operations.backends_for(spec)
     if args.replay:
-        result = dead_letters.replay(spec, backends, progress=_say(args.json))
-        if args.json:
-            print(result.model_dump_json())
-        else:
-            print(
-                f"replayed        {result.records} record(s) from {len(result.batches)} dead-letter batch(es)"
-            )
-        return 0
+        result = dead_letters.replay(spec, backends, progress=console.say)
+        text = f"replayed {result.records} record(s) from {len(result.batches)} dead-letter batch(es)"
+        return Result(result, rows([("replayed", text.removeprefix("replayed "))]))
     report = dead_letters.list_dead_letters(spec, backends)
-    if args.json:
-        print(report.model_dump_json())
-        return 0
-    print(f"location        {report.location}")
-    print(f"waiting         {report.waiting} record(s)")
-    print(f"replayed        {report.replayed} record(s)")
+    text = rows([("location", report.location), ("waiting", f"{report.waiting} record(s)"),
+                 ("replayed", f"{report.replayed} record(s)")])  # fmt: skip
     for batch in report.batches:
         state = "replayed" if batch.replayed else "waiting"
         for reason, count in batch.reasons.items():
-            print(f"  {batch.name}  {batch.kind}  {state}  {count} record(s): {reason}")
-    return 0
+            text += f"  {batch.name}  {batch.kind}  {state}  {count} record(s): {reason}\n"
+    return Result(report, text)
 
 
-def cmd_iam(args: argparse.Namespace) -> int:
+def cmd_iam(args: argparse.Namespace, console: Console) -> Result:
     from kinesis_pipelines.operations.iam import pipeline_policies, readme_snippet
 
     results = [pipeline_policies(load_spec(path), args.account) for path in args.spec]
@@ -321,45 +416,51 @@ def cmd_iam(args: argparse.Namespace) -> int:
             for role, policy in result.policies.items():
                 target = args.out / f"{result.pipeline}.{role}.json"
                 target.write_text(json.dumps(policy, indent=2) + "\n")
-                print(f"wrote {target}", file=sys.stderr)
-    if args.json:
-        print(json.dumps([result.model_dump() for result in results]))
-    else:
-        print("\n".join(readme_snippet(result) for result in results))
+                console.say(f"wrote {target}")
     findings = [f"{result.pipeline}: {finding}" for result in results for finding in result.findings]
     for finding in findings:
-        print(f"lint: {finding}", file=sys.stderr)
-    return 1 if findings else 0
+        console.say(f"lint: {finding}")
+    text = "\n".join(readme_snippet(result) for result in results)
+    data = {"pipelines": results, "findings": findings}
+    return Result(data, text, ExitCode.FAILED if findings else ExitCode.OK)
 
 
-def cmd_schema(args: argparse.Namespace) -> int:
+def cmd_schema(args: argparse.Namespace, console: Console) -> Result:
     from kinesis_pipelines.components.schema import render_schema, write_schema
 
     if args.write:
-        print(f"wrote {write_schema()}")
-    else:
-        print(render_schema(), end="")
-    return 0
+        written = write_schema()
+        return Result({"wrote": str(written)}, f"wrote {written}")
+    text = render_schema()
+    return Result(json.loads(text), text)
 
 
 def build_parser() -> argparse.ArgumentParser:
     from kinesis_pipelines import __version__, versions
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kinesis-pipelines",
         description="Deploy and operate Spark Streaming jobs that read Amazon Kinesis.",
         epilog="example:\n  kinesis-pipelines deploy kinesis_pipelines/defs/records/defs.yaml\n"
-        "state lives in $KINESIS_PIPELINES_HOME (see README: Where state lives)",
+        "state lives in $KINESIS_PIPELINES_HOME (see README: Where state lives)\n"
+        "exit codes: 0 ok, 1 the operation failed, 2 usage or invalid spec, 3 status: not healthy,\n"
+        "4 status: stopped on request or not deployed, 130 interrupted (docs/cli.md)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"kinesis-pipelines {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, summary: str, example: str) -> argparse.ArgumentParser:
-        return sub.add_parser(
+    def command(name: str, summary: str, example: str, json_help: str = "") -> argparse.ArgumentParser:
+        p = sub.add_parser(
             name, help=summary, description=f"{summary}.", epilog=f"example:\n  {example}",
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )  # fmt: skip
+        p.add_argument(
+            "--json",
+            action="store_true",
+            help=json_help or "print one JSON object on one line (progress still goes to stderr)",
+        )
+        return p
 
     spec_help = "the pipeline spec: a defs.yaml of the KinesisPipeline component, or a bare spec"
 
@@ -371,7 +472,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("plan", "what a deploy would create and submit; changes nothing",
                 "kinesis-pipelines plan pipelines/orders.yaml")  # fmt: skip
     p.add_argument("spec", type=Path, help=spec_help)
-    p.add_argument("--json", action="store_true", help="one JSON object instead of text")
     p.add_argument(
         "--write-files",
         action="store_true",
@@ -397,7 +497,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("restart", "replace the driver from its Spark checkpoint, as the Dagster restart job does",
                 "kinesis-pipelines restart pipelines/orders.yaml")  # fmt: skip
     p.add_argument("spec", type=Path, help=spec_help)
-    p.add_argument("--json", action="store_true", help="one JSON object instead of text")
     p.add_argument(
         "--discard-checkpoint",
         action="store_true",
@@ -407,16 +506,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_restart)
 
     p = command("status", "health, receivers, the last batch, lag per shard, restarts, logs and UI",
-                "kinesis-pipelines status pipelines/orders.yaml --json")  # fmt: skip
+                "kinesis-pipelines status pipelines/orders.yaml --json",
+                "one JSON object (for scripts); the exit code still tells the health")  # fmt: skip
     p.add_argument("spec", type=Path, help=spec_help)
-    p.add_argument("--json", action="store_true", help="one JSON object (for scripts) instead of text")
     p.set_defaults(func=cmd_status)
 
     p = command("logs", "the driver's log, wherever the driver runs (this host or YARN)",
-                "kinesis-pipelines logs pipelines/orders.yaml --follow")  # fmt: skip
+                "kinesis-pipelines logs pipelines/orders.yaml --follow",
+                "one object: where the log is, its files, its last N lines (not with --follow)")  # fmt: skip
     p.add_argument("spec", type=Path, help=spec_help)
     p.add_argument("--follow", "-f", action="store_true", help="keep printing what is added")
-    p.add_argument("--lines", "-n", type=int, default=200, help="show the last N lines first (200; 0: all)")
+    p.add_argument(
+        "--lines", "-n", type=int, default=200, help="show the last N lines first (200; 0: the last 2 MB)"
+    )
+    p.add_argument(
+        "--interval",
+        dest="poll_seconds",
+        metavar="SECONDS",
+        type=float,
+        default=1.0,
+        help="seconds between looks with --follow (1)",
+    )
     p.set_defaults(func=cmd_logs)
 
     p = command("produce", "put test records on the pipeline's stream",
@@ -445,14 +555,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="Spark release (default: the Spark of SPARK_HOME or the pyspark extra, else "
         f"{versions.TESTED_SPARK_VERSION})",
     )
-    p.add_argument("--json", action="store_true", help="one JSON line, no progress")
     p.set_defaults(func=cmd_assembly)
 
     p = command("rebalance", "measure, plan and apply a capacity rebalance (reshard, resize receivers)",
                 "kinesis-pipelines rebalance pipelines/orders.yaml --dry-run")  # fmt: skip
     p.add_argument("spec", type=Path, help=spec_help)
     p.add_argument("--dry-run", action="store_true", help="show the plan; change nothing")
-    p.add_argument("--json", action="store_true", help="one JSON object instead of text")
     p.set_defaults(func=cmd_rebalance)
 
     p = command("dead-letters", "records the job could not process (not UTF-8, or a batch that kept failing)",
@@ -464,48 +572,76 @@ def build_parser() -> argparse.ArgumentParser:
         help="put the records not yet replayed back on the stream once the cause is fixed; it writes to "
         "the stream, so it needs the producer's kinesis:PutRecords (the orchestrator's policy has none)",
     )
-    p.add_argument("--json", action="store_true", help="one JSON object instead of text")
     p.set_defaults(func=cmd_dead_letters)
 
     p = command("iam", "least-privilege IAM policies per pipeline and role (orchestrator, driver, producer)",
-                "kinesis-pipelines iam pipelines/orders.yaml --account 123456789012 --out iam/")  # fmt: skip
+                "kinesis-pipelines iam pipelines/orders.yaml --account 123456789012 --out iam/",
+                "one JSON object: every policy and lint finding, not a Markdown snippet")  # fmt: skip
     p.add_argument("spec", type=Path, nargs="+", help="pipeline spec files")
     p.add_argument("--account", help="the 12-digit AWS account (default: credentials.role_arn's, else STS)")
     p.add_argument("--out", type=Path, help="also write <pipeline>.<role>.json into this folder")
-    p.add_argument("--json", action="store_true", help="JSON instead of a Markdown snippet")
     p.set_defaults(func=cmd_iam)
 
     p = command("schema", "the JSON schema of defs.yaml, from the pipeline spec",
-                "kinesis-pipelines schema > defs.schema.json")  # fmt: skip
+                "kinesis-pipelines schema > defs.schema.json",
+                "the schema on one line (with --write: which file was written)")  # fmt: skip
     p.add_argument("--write", action="store_true", help="update the shipped schema file")
     p.set_defaults(func=cmd_schema)
 
     p = command("demo", "the main job: a pipeline consuming Kinesis end to end on the embedded AWS",
-                "kinesis-pipelines demo --duration 60 --rate 300 --json")  # fmt: skip
+                "kinesis-pipelines demo --duration 60 --rate 300 --json",
+                "the summary as one JSON object; the progress goes to stderr")  # fmt: skip
     p.add_argument("--duration", type=float, default=30.0, help="seconds of producing (30)")
     p.add_argument("--rate", type=float, default=200.0, help="records per second (200)")
     p.add_argument("--shards", type=int, default=2, help="shards of the demo stream (2)")
-    p.add_argument("--json", action="store_true", help="end with one JSON summary line")
     p.set_defaults(func=cmd_demo)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    console = Console(out=sys.stdout, err=sys.stderr)
+    as_json = "--json" in arguments  # known before parsing, so a usage error is an object too
     # SIGTERM unwinds like Ctrl-C, so an interrupted demo stops the servers and driver it started.
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)
-    if args.command in STATEFUL_COMMANDS:
-        from kinesis_pipelines.home import describe_state_home
-
-        print(describe_state_home(), file=sys.stderr)  # stderr: --json output stays one line
     try:
-        return int(args.func(args))
+        args = build_parser().parse_args(arguments)
+        if args.command in STATEFUL_COMMANDS:
+            from kinesis_pipelines.home import describe_state_home
+
+            console.say(describe_state_home())
+        # whatever the library prints on its own is a note: stdout carries the result alone
+        with contextlib.redirect_stdout(console.err):
+            result = args.func(args, console)
+    except UsageError as exc:
+        return _fail(console, as_json, ExitCode.USAGE, exc, f"{exc.usage}{exc}")
     except KinesisPipelinesError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(console, as_json, exit_code_for(exc), exc, f"error: {exc}")
     except KeyboardInterrupt:
-        return 130
+        return _fail(console, as_json, ExitCode.INTERRUPTED, KeyboardInterrupt("interrupted"), "interrupted")
+    except BrokenPipeError:  # the reader of stdout went away (`logs --follow | head`)
+        _quiet_stdout()
+        return ExitCode.OK
+    console.emit(result, as_json)
+    return int(result.code)
+
+
+def _fail(console: Console, as_json: bool, code: ExitCode, error: BaseException, text: str) -> int:
+    """The error in plain words on stderr; with --json also one object on stdout."""
+    console.say(text.rstrip("\n"))
+    if as_json:
+        data = {"error": str(error), "kind": type(error).__name__, "exit_code": int(code)}
+        console.emit(Result(data), as_json=True)
+    return int(code)
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the interpreter's last flush is silent."""
+    if sys.stdout is sys.__stdout__:
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
 
 
 def _terminate(signum: int, _frame: object) -> None:

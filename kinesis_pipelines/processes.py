@@ -2,7 +2,12 @@
 
 A process id alone does not name a process: the kernel reuses it, and it means nothing on another
 host or after a reboot. A process this package records is also known by its host, the boot it
-runs in and its start time (`ProcessIdentity`); nothing is signalled unless all three match."""
+runs in and its start time (`ProcessIdentity`); nothing is signalled unless all three match.
+
+A group's output goes to a log file: appended to it directly, or, with a `LogRotation`, through a
+pipe to a rotator process (logfiles.py) that keeps the file within a size and a number of rotated
+files. The rotator runs in a session of its own, outlives whoever started the group, and exits when
+the group's last process closes its output."""
 
 from __future__ import annotations
 
@@ -11,12 +16,16 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from enum import Enum
 from pathlib import Path
+from typing import IO
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from kinesis_pipelines.logfiles import rotator_argv
 
 BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
 
@@ -95,24 +104,56 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class LogRotation(BaseModel):
+    """Keep a log within `max_bytes` per file and `backups` rotated files (LOG.1 ... LOG.N)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_bytes: int = Field(ge=1)
+    backups: int = Field(ge=1)
+
+
 def start_group(
     argv: Sequence[str],
     log_path: Path,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    rotation: LogRotation | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start `argv` as the leader of a new session, its output appended to `log_path`."""
+    """Start `argv` as the leader of a new session, its output appended to `log_path` (through a
+    rotator when `rotation` is given)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(
-            list(argv),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=dict(env) if env is not None else None,
-            cwd=cwd,
-            start_new_session=True,
-        )
+    if rotation is None:
+        with open(log_path, "ab") as log:
+            return _start_leader(argv, log, env, cwd)
+    read_end, write_end = os.pipe()  # not inherited by anything but the two processes below
+    try:
+        with open(log_path, "ab") as rotator_errors:  # a rotator that cannot start says so there
+            subprocess.Popen(
+                rotator_argv(sys.executable, log_path, rotation.max_bytes, rotation.backups),
+                stdin=read_end,
+                stdout=subprocess.DEVNULL,
+                stderr=rotator_errors,
+                start_new_session=True,
+            )
+        return _start_leader(argv, write_end, env, cwd)
+    finally:  # the rotator sees the end of its input once the group's last process has exited
+        os.close(read_end)
+        os.close(write_end)
+
+
+def _start_leader(
+    argv: Sequence[str], output: int | IO[bytes], env: Mapping[str, str] | None, cwd: Path | None
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        list(argv),
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=dict(env) if env is not None else None,
+        cwd=cwd,
+        start_new_session=True,
+    )
 
 
 def alive(pid: int, recorded: ProcessIdentity | None = None) -> bool:

@@ -545,6 +545,33 @@ class SupervisionSpec(_Model):
         return value
 
 
+class DriverLogSpec(_Model):
+    """How the log of a driver that runs on this host (master local or spark://) is kept: rotated by
+    size, a few rotated files kept. On YARN the driver's log is its container's, kept by YARN."""
+
+    max_mb: int = Field(
+        100,
+        ge=1,
+        le=100_000,
+        description=(
+            "Size of each log file in MiB (1,048,576 bytes): when driver.log would pass it, it "
+            "becomes driver.log.1 and a new driver.log begins. A line written at once is not split "
+            "across files unless it is longer than this."
+        ),
+        examples=[100, 20],
+    )
+    backups: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description=(
+            "Rotated files kept beside driver.log (driver.log.1 the newest ... driver.log.N); "
+            "older ones are deleted. At most (backups + 1) x max_mb MiB per driver."
+        ),
+        examples=[5, 2],
+    )
+
+
 class PipelineSpec(_Model):
     """One Kinesis → Spark pipeline."""
 
@@ -575,6 +602,14 @@ class PipelineSpec(_Model):
     rebalancing: RebalancePolicy = Field(
         default_factory=RebalancePolicy,
         description="The rebalance schedule: reshard the stream and resize the receivers to the load.",
+    )
+    driver_log: DriverLogSpec = Field(
+        default_factory=DriverLogSpec,
+        description=(
+            "Rotation of the driver's log on this host. Outside `job` because it changes nothing "
+            "the driver runs: a change applies from the driver's next start and starts no new "
+            "checkpoint generation."
+        ),
     )
     cloudwatch_endpoint_url: str | None = Field(
         None,

@@ -38,6 +38,9 @@ class KinesisPipeline(dg.Component, dg.Resolvable, dg.Model):
     )
     supervision: Raw = Field(default_factory=dict, description="Health checks and restarts.")
     rebalancing: Raw = Field(default_factory=dict, description="Scheduled capacity rebalancing.")
+    driver_log: Raw = Field(
+        default_factory=dict, description="Rotation of the driver's log on this host (size, files kept)."
+    )
     cloudwatch_endpoint_url: Raw = Field(None, description="CloudWatch endpoint override.")
     _source: Path | None = PrivateAttr(None)
     _spec: PipelineSpec | None = PrivateAttr(None)

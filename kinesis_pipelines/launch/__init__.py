@@ -21,7 +21,7 @@ def launcher_for(spec: PipelineSpec) -> Launcher:
     cluster)."""
     if spec.job.master == "yarn":
         return YarnLauncher(spec)
-    return LocalProcessLauncher()
+    return LocalProcessLauncher(spec.driver_log)
 
 
 __all__ = [

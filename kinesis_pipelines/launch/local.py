@@ -4,7 +4,11 @@ whole job runs in that driver; with a spark:// master the driver runs here in cl
 Its protocol with the driver is the control directory on the local file system: the job file
 goes in before the start, the driver's info file comes out, the stop marker asks for a graceful
 stop, and the attempts runner around spark-submit (attempts.py) relaunches a driver that died and
-leaves the record of its attempts and the final exit code beside them."""
+leaves the record of its attempts and the final exit code beside them.
+
+The driver's output goes to `driver.log` in the control directory through a rotator process
+(logfiles.py) that keeps it within the spec's `driver_log` size and count; `logs` reads its end
+across the rotated files."""
 
 from __future__ import annotations
 
@@ -20,7 +24,9 @@ from kinesis_pipelines.errors import LaunchError
 from kinesis_pipelines.launch.attempts import fence_owner_prefix, read_attempts
 from kinesis_pipelines.launch.base import DriverRecord, DriverState, DriverStatus, SubmitRequest
 from kinesis_pipelines.launch.submit import write_submit_files
+from kinesis_pipelines.logfiles import LogFile
 from kinesis_pipelines.processes import (
+    LogRotation,
     ProcessIdentity,
     Sameness,
     alive,
@@ -30,6 +36,7 @@ from kinesis_pipelines.processes import (
     stop_group,
     this_host,
 )
+from kinesis_pipelines.spec import DriverLogSpec
 from kinesis_pipelines.tools import python_executable
 
 EXIT_FILE = "exit-code"
@@ -38,6 +45,10 @@ LOG_FILE = "driver.log"
 
 class LocalProcessLauncher:
     name = "local-process"
+
+    def __init__(self, driver_log: DriverLogSpec | None = None):
+        log = driver_log or DriverLogSpec()
+        self.log_rotation = LogRotation(max_bytes=log.max_mb * 1024 * 1024, backups=log.backups)
 
     def control_root(self, local_root: Path) -> str:
         return str(local_root)
@@ -71,7 +82,7 @@ class LocalProcessLauncher:
         env = {**os.environ, **request.env}
         log = control_dir / LOG_FILE
         try:
-            process = start_group(wrapped, log, env=env)
+            process = start_group(wrapped, log, env=env, rotation=self.log_rotation)
         except OSError as exc:
             raise LaunchError(f"could not start spark-submit for {request.pipeline}: {exc}") from exc
         identity = identify(process.pid)  # the child exists from the fork on: its start is fixed
@@ -146,13 +157,16 @@ class LocalProcessLauncher:
         return self.status(record)
 
     def logs(self, record: DriverRecord, max_bytes: int = 2_000_000) -> str:
+        """The end of the driver's log, across its rotated files."""
+        log = self.log_file(record)
         try:
-            with open(record.log_location, "rb") as handle:
-                handle.seek(0, os.SEEK_END)
-                handle.seek(max(0, handle.tell() - max_bytes))
-                return handle.read().decode(errors="replace")
-        except OSError:
-            return ""
+            return log.tail(max_bytes)
+        finally:
+            log.close()
+
+    def log_file(self, record: DriverRecord) -> LogFile:
+        """The driver's log file on this host, to follow by offset across rotations."""
+        return LogFile(Path(record.log_location))
 
 
 def _pid(record: DriverRecord) -> int:

@@ -146,8 +146,10 @@ def test_deploy_from_python_311_with_the_driver_on_python_310(
     path = pipeline_file(tmp_path, "split_deploy", python=sys.executable)
     spec = load_spec(path)
     cleanup_drivers.append(spec)
-    deployed = run(orchestrator_bin, spark_home, "kinesis-pipelines", "deploy", str(path))
+    deployed = run(orchestrator_bin, spark_home, "kinesis-pipelines", "deploy", str(path), "--json")
     assert deployed.returncode == 0, deployed.stdout[-2000:] + deployed.stderr[-3000:]
+    assert deployed.stdout.count("\n") == 1, deployed.stdout[-2000:]  # the result alone; progress on stderr
+    assert json.loads(deployed.stdout)["job"]["action"] == "started"
 
     backends = backends_for(spec)
     record = backends.store.driver()
@@ -172,14 +174,21 @@ def test_deploy_from_python_311_with_the_driver_on_python_310(
     assert "HEALTHY" in text and "2 of 2 active" in text and "lag shardId-" in text, text
     logs = run(orchestrator_bin, spark_home, "kinesis-pipelines", "logs", str(path), "-n", "20")
     assert logs.returncode == 0 and len(logs.stdout.splitlines()) == 20, logs.stderr
+    shown_log = run(orchestrator_bin, spark_home, "kinesis-pipelines", "logs", str(path), "-n", "5", "--json")
+    assert shown_log.returncode == 0 and shown_log.stdout.count("\n") == 1, shown_log.stderr
+    log_object = json.loads(shown_log.stdout)
+    assert len(log_object["lines"]) == 5 and log_object["location"] == record.log_location
     restarted = run(orchestrator_bin, spark_home, "kinesis-pipelines", "restart", str(path), "--json")
     assert restarted.returncode == 0, restarted.stdout[-2000:] + restarted.stderr[-2000:]
-    result = json.loads(restarted.stdout.strip().splitlines()[-1])
+    result = json.loads(restarted.stdout)
     assert result["action"] == "restarted" and result["record"]["driver_id"] != record.driver_id
     more = unique_ids("split-after-restart", 500)
     put_all(backends.stream.client, spec.stream.name, more)
     tally = wait_all_out(spec, ids + more, timeout=180)
     assert (tally.lost, tally.duplicates) == (0, 0), tally
 
-    stopped = run(orchestrator_bin, spark_home, "kinesis-pipelines", "stop", str(path))
+    stopped = run(orchestrator_bin, spark_home, "kinesis-pipelines", "stop", str(path), "--json")
     assert stopped.returncode == 0, stopped.stderr
+    assert json.loads(stopped.stdout)["driver"]["state"] == "FINISHED"
+    after = run(orchestrator_bin, spark_home, "kinesis-pipelines", "status", str(path))
+    assert after.returncode == 4 and "STOPPED" in after.stdout, after.stdout + after.stderr  # on request
