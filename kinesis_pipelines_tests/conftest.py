@@ -56,6 +56,10 @@ def assembly_jar() -> AssemblyJar:
     return build_assembly()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "spark: starts a local Spark (pyspark) in the test process")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark what each test needs from the fixtures it uses, so `-m "not emulators"` and
     `-m "not maven"` select exactly the tests that need neither."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import partial
 from typing import Any
@@ -259,6 +260,33 @@ def remember_batch_input(batch_ms: int, rdd: Any) -> None:
         del _BATCH_INPUTS[old]
 
 
+# Batches this driver recovered (generated for a time before it started): Spark reads their
+# input again from Kinesis block by block, once for each action on it (the ledger's keys, the
+# undecodable records, the publish and each of its attempts, the dead letters), and each block read
+# is a GetRecords call against the shard's 5 a second. So a recovered batch's input is kept (memory,
+# then disk) from its first read until the sink is done with it: one read from Kinesis per block.
+_STARTED_MS = time.time() * 1000
+_RECOVERED_INPUTS: dict[int, Any] = {}
+
+
+def keep_if_recovered(batch_ms: int, rdd: Any) -> Any:
+    """Persist a recovered batch's input (see _RECOVERED_INPUTS); a live batch's blocks are already
+    in the block manager."""
+    if batch_ms >= _STARTED_MS:
+        return rdd
+    from pyspark import StorageLevel
+
+    _RECOVERED_INPUTS[batch_ms] = rdd.persist(StorageLevel.MEMORY_AND_DISK)
+    return rdd
+
+
+def release_batch_input(batch_ms: int) -> None:
+    """The sink is done with a batch: drop its kept input (if it was recovered)."""
+    kept = _RECOVERED_INPUTS.pop(batch_ms, None)
+    if kept is not None:
+        kept.unpersist()
+
+
 def intake_transform(directory: str, retained: int) -> Callable[[Any, Any], Any]:
     """The `transform` function that drops records already delivered (`retained` 0: none) and
     remembers each batch's input. A plain closure over plain values, because pyspark pickles it
@@ -266,6 +294,7 @@ def intake_transform(directory: str, retained: int) -> Callable[[Any, Any], Any]
 
     def intake(batch_time: Any, rdd: Any) -> Any:
         batch_ms = round(batch_time.timestamp() * 1000)
+        rdd = keep_if_recovered(batch_ms, rdd)
         ledger_at(directory, retained).note_positions(batch_ms, shard_positions(rdd))
         kept = rdd
         if retained > 0:

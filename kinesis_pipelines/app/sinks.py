@@ -169,6 +169,7 @@ def sink_writer(output: BatchOutput) -> Callable[[Any, Any], None]:
         dead = 0 if failure is None else dead_letter_batch(output, batch_ms, failure)
         ledger = delivery.ledger_at(output.ledger_dir, output.retained_batches)
         ledger.commit(batch_ms, dead_lettered=dead)
+        delivery.release_batch_input(batch_ms)
 
     return write_batch
 
