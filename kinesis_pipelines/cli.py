@@ -24,6 +24,7 @@ from pydantic_core import to_jsonable_python
 
 from kinesis_pipelines import versions
 from kinesis_pipelines.errors import KinesisPipelinesError, PlanError, SpecError
+from kinesis_pipelines.planning.health import Health, LagHealth, classify_lag
 from kinesis_pipelines.spec import PipelineSpec
 
 if TYPE_CHECKING:
@@ -54,8 +55,6 @@ def exit_code_for(error: KinesisPipelinesError) -> ExitCode:
 
 def status_exit_code(status: PipelineStatus) -> ExitCode:
     """Pure: `status`'s exit code, so a shell `if` and a monitoring probe read the health."""
-    from kinesis_pipelines.planning.health import Health, LagHealth, classify_lag
-
     if not status.deployed or (status.health == Health.STOPPED.value and status.intent == "stopped"):
         return ExitCode.NOT_RUNNING
     if status.health != Health.HEALTHY.value:
@@ -219,8 +218,16 @@ def cmd_status(args: argparse.Namespace, console: Console) -> Result:
     status = pipeline_status(spec, operations.backends_for(spec))
     code = status_exit_code(status)
     if code is not ExitCode.OK:
-        console.say(f"status exits {int(code)}: {ExitCode(code).name.lower().replace('_', ' ')}")
+        console.say(f"status exits {int(code)} ({code.name.lower().replace('_', ' ')}): {_why(status)}")
     return Result(status, render_status(status), code)
+
+
+def _why(status: PipelineStatus) -> str:
+    if not status.deployed:
+        return "never deployed"
+    if status.health != Health.HEALTHY.value:
+        return f"{status.health}: {status.reason}"
+    return classify_lag(status.lag_ms_per_shard, status.lag_limit_ms, status.lag_unknown).reason
 
 
 def cmd_logs(args: argparse.Namespace, console: Console) -> Result:
@@ -614,6 +621,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # whatever the library prints on its own is a note: stdout carries the result alone
         with contextlib.redirect_stdout(console.err):
             result = args.func(args, console)
+        console.emit(result, as_json)
     except UsageError as exc:
         return _fail(console, as_json, ExitCode.USAGE, exc, f"{exc.usage}{exc}")
     except KinesisPipelinesError as exc:
@@ -622,8 +630,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(console, as_json, ExitCode.INTERRUPTED, KeyboardInterrupt("interrupted"), "interrupted")
     except BrokenPipeError:  # the reader of stdout went away (`logs --follow | head`)
         _quiet_stdout()
-        return ExitCode.OK
-    console.emit(result, as_json)
+        return int(ExitCode.OK)
     return int(result.code)
 
 
