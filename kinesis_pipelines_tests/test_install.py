@@ -154,7 +154,7 @@ def test_validate_plan_and_iam_for_real_aws(
     # looked at
     planned = run_core("kinesis-pipelines", "plan", str(real_aws_spec), "--json")
     assert planned.returncode == 0, planned.stderr
-    plan = json.loads(planned.stdout.strip().splitlines()[-1])
+    plan = json.loads(planned.stdout)
     assert (plan["stream_exists"], plan["open_shards"], plan["receivers"]) == (None, 2, 2)
     assert any("Unable to locate credentials" in note for note in plan["notes"]), plan["notes"]
     assert f"{spark_home}/bin/spark-submit" in plan["spark_submit"]
