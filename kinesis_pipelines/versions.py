@@ -69,7 +69,7 @@ class SparkLine:
 
 
 # From each line's released spark-parent POM, connector POM and pyspark's python_requires and
-# classifiers (README: "Spark lines").
+# classifiers (docs/spark.md: "Spark lines").
 # KCL 1 lines bundle KCL's own Guava and protobuf, relocated
 _kcl1 = functools.partial(SparkLine, profile=ConnectorProfile.KCL1, guava="26.0-jre", protobuf="2.6.1")
 SPARK_LINES: tuple[SparkLine, ...] = (

@@ -62,10 +62,29 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark what each test needs from the fixtures it uses, so `-m "not emulators"` and
-    `-m "not maven"` select exactly the tests that need neither."""
+    `-m "not maven"` select exactly the tests that need neither; group for the workers what must
+    share a process; and put the slow tests first."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         if "local_aws" in fixtures:
             item.add_marker(pytest.mark.emulators)
         if "assembly_jar" in fixtures:
             item.add_marker(pytest.mark.maven)
+        group = worker_group(item, fixtures)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+    # `./dev test` runs on two workers (pytest-xdist, --dist loadgroup), which take tests in this
+    # order: the end-to-end ones first, so that no long test starts last while the other worker idles
+    items.sort(key=lambda item: 0 if item.get_closest_marker("e2e") else 1)
+
+
+def worker_group(item: pytest.Item, fixtures: set[str]) -> str | None:
+    """Tests that must run in one worker process: those on the session's YARN minicluster (one
+    per session, not one per worker), and those of a module whose fixtures are module-wide (an
+    installed environment, a Dagster instance): else each worker would build its own."""
+    if "yarn_cluster" in fixtures:
+        return "yarn"
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    if any(defs and defs[-1].scope == "module" for defs in definitions.values()):
+        return item.nodeid.split("::")[0]
+    return None

@@ -12,6 +12,7 @@ resolves through; `stop()` ends exactly those process groups. Starting needs the
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sys
@@ -86,6 +87,14 @@ def install_npm_emulators(say: Say | None = None) -> Path:
     npm = require("npm", "install the Kinesis and DynamoDB emulators")
     require("node", "run the Kinesis and DynamoDB emulators")
     root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process installing: wait for it, then use its install
+        if not marker.exists():
+            _npm_install(npm, root, marker, say)
+    return root / "node_modules"
+
+
+def _npm_install(npm: str, root: Path, marker: Path, say: Say | None) -> None:
     (root / "package.json").write_text(json.dumps({"name": "kp-emulators", "private": True}))
     specs = [f"{name}@{version}" for name, version in NPM_PACKAGES.items()]
     say = say or (lambda message: print(message, file=sys.stderr, flush=True))
@@ -98,7 +107,6 @@ def install_npm_emulators(say: Say | None = None) -> Path:
         raise EmulatorError(f"npm install {' '.join(specs)} failed:\n" + "\n".join(errors))
     say(f"  npm: emulators installed ({fetched.count} packages fetched)")
     marker.touch()
-    return root / "node_modules"
 
 
 class LocalAws:
