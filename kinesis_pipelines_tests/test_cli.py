@@ -282,7 +282,7 @@ name: {name}
 stream: {{name: s-{name}, endpoint_url: embedded, shards: 1}}
 app_table: {{application_name: app-{name}, endpoint_url: embedded}}
 job: {{checkpoint_dir: cp-{name}, sink: {{path: {tmp_path / "out"}}}, executor_cores: 2}}
-driver_log: {{max_mb: 1, backups: 2}}
+driver_log: {{max_mb: 1, backups: 3}}
 """,
         f"{name}.yaml",
     )
@@ -328,12 +328,12 @@ print("ready", flush=True)
 while not go.exists():
     time.sleep(0.05)
 line = 0
-for burst in range(36):  # 3.6 MB in bursts of 100 kB: three rotations of a 1 MiB log
+for burst in range(45):  # 4.5 MB at 1 MB/s: four rotations of a 1 MiB log, 3 files kept
     for _ in range(1000):
         sys.stdout.write(("line %08d " % line).ljust(99, "x") + "\\n")
         line += 1
     sys.stdout.flush()
-    time.sleep(0.05)
+    time.sleep(0.1)
 print("done", flush=True)
 """
 
@@ -341,9 +341,10 @@ print("done", flush=True)
 def test_logs_follow_keeps_printing_across_rotations_of_a_driver_log(
     local_aws: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A driver started by the local launcher with the spec's driver_log (1 MiB, 2 kept) writes
-    3.6 MB while `logs --follow` runs: every line comes out once, in order, across three
-    rotations, and the follow ends with the driver. Then status and stop, by their exit codes."""
+    """A driver started by the local launcher with the spec's driver_log (1 MiB, 3 kept) writes
+    4.5 MB while `logs --follow` runs: every line comes out once, in order, across four rotations
+    (the first file deleted meanwhile), and the follow ends with the driver. Then status and stop,
+    by their exit codes."""
     name = f"cli_logs_{uuid.uuid4().hex[:6]}"
     path = embedded_spec(tmp_path, name)
     spec = load_spec(path)
@@ -375,20 +376,16 @@ def test_logs_follow_keeps_printing_across_rotations_of_a_driver_log(
         follow.kill()
     assert follow.returncode == 0, err
     numbers = [int(line.split()[1]) for line in out.splitlines() if line.startswith("line ")]
-    assert numbers == list(range(36_000)), f"lines lost or repeated across rotations: {err[-2000:]}"
+    assert numbers == list(range(45_000)), f"lines lost or repeated across rotations: {err[-2000:]}"
     assert out.splitlines()[-1] == "done" and "the driver is no longer running" in err
     log = Path(record.log_location)
-    assert len(rotated_files(log)) == 2 and not log.with_name("driver.log.3").exists()
+    assert len(rotated_files(log)) == 3 and not log.with_name("driver.log.4").exists()
     assert all(p.stat().st_size <= 1024 * 1024 for p in [log, *rotated_files(log)])
 
     assert main(["logs", str(path), "--json", "-n", "2"]) == 0
     shown = one_object(capsys.readouterr().out)
     assert shown["lines"][-1] == "done" and len(shown["lines"]) == 2
-    assert shown["files"] == [
-        str(log.with_name("driver.log.2")),
-        str(log.with_name("driver.log.1")),
-        str(log),
-    ]
+    assert shown["files"] == [f"{log}.3", f"{log}.2", f"{log}.1", str(log)]
     # the driver exited 0 while its intent is still "running": not healthy (3)
     assert main(["status", str(path), "--json"]) == ExitCode.UNHEALTHY
     assert one_object(capsys.readouterr().out)["health"] == "stopped"
