@@ -427,6 +427,8 @@ def cmd_iam(args: argparse.Namespace, console: Console) -> Result:
     findings = [f"{result.pipeline}: {finding}" for result in results for finding in result.findings]
     for finding in findings:
         console.say(f"lint: {finding}")
+    for note in sorted({note for result in results for note in result.notes}):
+        console.say(f"note: {note}")
     text = "\n".join(readme_snippet(result) for result in results)
     data = {"pipelines": results, "findings": findings}
     return Result(data, text, ExitCode.FAILED if findings else ExitCode.OK)
@@ -449,7 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="kinesis-pipelines",
         description="Deploy and operate Spark Streaming jobs that read Amazon Kinesis.",
         epilog="example:\n  kinesis-pipelines deploy kinesis_pipelines/defs/records/defs.yaml\n"
-        "state lives in $KINESIS_PIPELINES_HOME (see README: Where state lives)\n"
+        "state lives in $KINESIS_PIPELINES_HOME (see docs/architecture.md: Where state lives)\n"
         "exit codes: 0 ok, 1 the operation failed, 2 usage or invalid spec, 3 status: not healthy,\n"
         "4 status: stopped on request or not deployed, 130 interrupted (docs/cli.md)",
         formatter_class=argparse.RawDescriptionHelpFormatter,

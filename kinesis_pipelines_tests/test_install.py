@@ -179,6 +179,7 @@ def test_validate_plan_and_iam_for_real_aws(
     assert f"arn:aws:kinesis:eu-west-1:{ACCOUNT}:stream/orders-events" in json.dumps(driver)
     text = run_core(*argv)
     assert text.returncode == 0 and "### IAM for pipeline `orders`" in text.stdout, text.stderr
+    assert "pip install 'kinesis-pipelines[iam]'" in text.stderr  # a person is told too
 
 
 def test_a_feature_of_an_extra_says_which_extra(run_core: Run) -> None:
