@@ -1,38 +1,47 @@
-"""The production set-up of deploy/ on a real PostgreSQL: the code server started with its
-systemd unit's command, dagster-webserver and dagster-daemon on deploy/workspace.yaml and
-deploy/dagster.yaml. The shipped `records` pipeline is deployed through GraphQL, its driver is
-SIGKILLed, and the daemon's health sensor restarts it with nothing lost; the stop job, as the UI
-launches it, leaves no Spark process. The runs and the sensor's ticks are rows in PostgreSQL.
+"""The production set-up of deploy/ on a real PostgreSQL, one instance for the module: the
+migrate unit, then the code server, the webserver and the daemon, each started with its systemd
+unit's own command (and readiness check) in a cgroup of its own (support/systemd_units.py).
+
+- Restarts: the shipped `records` pipeline is deployed through GraphQL; records flow while each
+  service is restarted the way its unit's KillMode makes systemd restart it. The driver (the
+  same process) runs on, every record is out once, and the restarted services see the pipeline
+  healthy. Under KillMode=mixed on the code server this test fails: the driver is in its cgroup.
+  The health sensor is stopped (through the UI's API) from the first restart until every record
+  is out: on a machine this busy, the restarts' own load (each loads the definitions) slowed the
+  driver to a batch every 20 s, and the sensor's stall rule replaced it, which is supervision's
+  business (test_supervision.py), not the restarts'. Started again, it must record the same
+  driver healthy and ask for no restart.
+- Supervision: the driver is SIGKILLed and the daemon's health sensor restarts it with nothing
+  lost; the stop job, as the UI launches it, leaves no Spark process. The runs and the sensor's
+  ticks are rows in PostgreSQL.
 (The development instance, dagster_home/, is the one test_stop_through_daemon.py runs.)"""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import shutil
 import signal
 import subprocess
-import sys
+import threading
+import time
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 from dagster import DagsterRunStatus
-from dagster_graphql import DagsterGraphQLClient
 
-from kinesis_pipelines.operations import backends_for
-from kinesis_pipelines.processes import alive, free_port, start_group, stop_group, wait_for_port
+from kinesis_pipelines.operations import backends_for, monitoring
+from kinesis_pipelines.processes import alive, start_ticks
 from kinesis_pipelines.producer import put_all, unique_ids
-from kinesis_pipelines.spec import load_spec
+from kinesis_pipelines.spec import PipelineSpec, load_spec
 from kinesis_pipelines_tests.e2e.helpers import wait_all_out, wait_for
 from kinesis_pipelines_tests.e2e.supervision_helpers import group_members
 from kinesis_pipelines_tests.support.dagster_services import (
     LOCATION,
-    PRODUCTION_INSTANCE,
     REPO,
-    dagster_home_of,
-    dagster_services,
+    ProductionInstance,
+    production_services,
     runs_of,
     wait_run,
 )
@@ -43,34 +52,13 @@ pytestmark = pytest.mark.e2e
 RECORDS = REPO / "kinesis_pipelines" / "defs" / "records" / "defs.yaml"
 
 
-DEPLOY = REPO / "deploy"
-
-
-@contextlib.contextmanager
-def code_server(tmp_path: Path, env: dict[str, str]) -> Iterator[Path]:
-    """The code server as its systemd unit starts it (this checkout and venv, a free port, the
-    services' environment); yields deploy/workspace.yaml pointed at that port."""
-    unit = (DEPLOY / "systemd" / "kinesis-pipelines-code-server.service").read_text()
-    command = next(line.split("=", 1)[1] for line in unit.splitlines() if line.startswith("ExecStart="))
-    port = free_port()
-    argv = shlex.split(command.replace("/opt/kinesis-pipelines/.venv/bin", str(Path(sys.executable).parent)))
-    argv[argv.index("-p") + 1] = str(port)
-    home = dagster_home_of(tmp_path)
-    home.mkdir()
-    shutil.copyfile(PRODUCTION_INSTANCE, home / "dagster.yaml")
-    server_env = {**os.environ, **env, "DAGSTER_HOME": str(home)}
-    server = start_group(argv, tmp_path / "code-server.log", env=server_env, cwd=REPO)
-    workspace = tmp_path / "workspace.yaml"
-    workspace.write_text((DEPLOY / "workspace.yaml").read_text().replace("port: 4266", f"port: {port}"))
-    try:
-        assert wait_for_port(port, 180, server), (tmp_path / "code-server.log").read_text()[-2000:]
-        yield workspace
-    finally:
-        stop_group(server.pid, grace_seconds=10)
-
-
-@pytest.fixture
-def production(tmp_path: Path, local_aws, assembly_jar) -> Iterator[tuple[DagsterGraphQLClient, Postgres]]:
+@pytest.fixture(scope="module")
+def production(
+    tmp_path_factory: pytest.TempPathFactory, local_aws, assembly_jar
+) -> Iterator[tuple[ProductionInstance, Postgres]]:
+    """One production instance for the module: PostgreSQL, then deploy/'s services as their
+    units start them."""
+    tmp_path = tmp_path_factory.mktemp("production")
     with postgres_server() as pg:
         env = {
             "DAGSTER_PG_HOST": pg.host,
@@ -79,11 +67,8 @@ def production(tmp_path: Path, local_aws, assembly_jar) -> Iterator[tuple[Dagste
             "DAGSTER_PG_PASSWORD": pg.password,
             "DAGSTER_PG_DB": pg.database,
         }
-        with (
-            code_server(tmp_path, env) as workspace,
-            dagster_services(tmp_path, instance=PRODUCTION_INSTANCE, env=env, workspace=workspace) as client,
-        ):
-            yield client, pg
+        with production_services(tmp_path, env) as instance:
+            yield instance, pg
 
 
 def sql(pg: Postgres, query: str) -> str:
@@ -99,7 +84,8 @@ def sql(pg: Postgres, query: str) -> str:
 
 
 def test_the_daemon_on_postgres_restarts_a_killed_driver(production, cleanup_drivers) -> None:
-    client, pg = production
+    instance, pg = production
+    client = instance.client
     spec = load_spec(RECORDS)
     cleanup_drivers.append(spec)
     run_id = client.submit_job_execution(f"{spec.name}__deploy", repository_location_name=LOCATION)
@@ -138,3 +124,230 @@ def test_the_daemon_on_postgres_restarts_a_killed_driver(production, cleanup_dri
     assert replacement.pid is not None and not alive(replacement.pid)
     assert not group_members(replacement.pid), "a Spark process outlived the stop"
     assert backends.launcher.status(replacement).state.value == "FINISHED"
+
+
+OBSERVATIONS_QUERY = """
+query Observations($path: [String!]!) {
+  assetOrError(assetKey: {path: $path}) {
+    __typename
+    ... on Asset {
+      assetObservations(limit: 5) {
+        timestamp
+        metadataEntries { label ... on TextMetadataEntry { text } }
+      }
+    }
+  }
+}
+"""
+
+
+def observed_health(instance: ProductionInstance, spec: PipelineSpec, since: float) -> str | None:
+    """The health the sensor last recorded on the streaming-job asset after `since` (epoch
+    seconds), as the webserver serves it; None if it recorded none since."""
+    answer = instance.client._execute(OBSERVATIONS_QUERY, {"path": [spec.name, "streaming_job"]})
+    asset = answer["assetOrError"]
+    assert asset["__typename"] == "Asset", asset
+    for observation in asset["assetObservations"]:  # newest first
+        if float(observation["timestamp"]) / 1000 > since:
+            entries = {e["label"]: e.get("text") for e in observation["metadataEntries"]}
+            return entries.get("health")
+    return None
+
+
+SENSOR_QUERY = """
+query Sensor($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { sensorState { id selectorId status } }
+    ... on PythonError { message }
+  }
+}
+"""
+STOP_SENSOR = """
+mutation Stop($id: String, $selectorId: String) {
+  stopSensor(id: $id, jobSelectorId: $selectorId) {
+    __typename
+    ... on StopSensorMutationResult { instigationState { status } }
+    ... on PythonError { message }
+  }
+}
+"""
+START_SENSOR = """
+mutation Start($selector: SensorSelector!) {
+  startSensor(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { sensorState { status } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+
+@contextlib.contextmanager
+def health_sensor_paused(instance: ProductionInstance, spec: PipelineSpec) -> Iterator[None]:
+    """The pipeline's health sensor stopped through the UI's API, and started again however the
+    block ends (its state is in PostgreSQL, so it stays stopped across the restarts)."""
+    selector = {"repositoryLocationName": LOCATION, "repositoryName": "__repository__",
+                "sensorName": f"{spec.name}__health"}  # fmt: skip
+    sensor = instance.client._execute(SENSOR_QUERY, {"selector": selector})["sensorOrError"]
+    assert sensor["__typename"] == "Sensor", sensor
+    state = sensor["sensorState"]
+    stopped = instance.client._execute(STOP_SENSOR, {"id": state["id"], "selectorId": state["selectorId"]})
+    assert stopped["stopSensor"]["__typename"] == "StopSensorMutationResult", stopped
+    try:
+        yield
+    finally:
+        started = instance.client._execute(START_SENSOR, {"selector": selector})["startSensor"]
+        assert started["__typename"] == "Sensor" and started["sensorState"]["status"] == "RUNNING", started
+
+
+class Trickle:
+    """Puts ids on the stream, a few every second, from a thread, until stopped."""
+
+    def __init__(self, spec: PipelineSpec, ids: list[str], per_second: int = 20) -> None:
+        self.client = backends_for(spec).stream.client
+        self.stream = spec.stream.name
+        self.ids = ids
+        self.per_second = per_second
+        self.sent: list[str] = []
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="trickle", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set() and len(self.sent) < len(self.ids):
+                chunk = self.ids[len(self.sent) : len(self.sent) + self.per_second]
+                put_all(self.client, self.stream, chunk)
+                self.sent += chunk
+                self._stop.wait(1.0)
+        except BaseException as exc:  # reported by check()
+            self.error = exc
+
+    def __enter__(self) -> Trickle:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    def check(self) -> list[str]:
+        assert self.error is None, f"the producer failed: {self.error!r}"
+        return self.sent
+
+
+class Sampler:
+    """The driver's own view (Spark's streaming statistics) every few seconds, from a thread: what
+    a failure needs to tell a driver the restarts broke from one this busy machine starved."""
+
+    FIELDS = ("numTotalCompletedBatches", "numActiveBatches", "numReceivedRecords", "numProcessedRecords",
+              "numActiveReceivers", "avgSchedulingDelay")  # fmt: skip
+
+    def __init__(self, spec: PipelineSpec, every: float = 3.0) -> None:
+        self.backends = backends_for(spec)
+        self.every = every
+        self.samples: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                record = self.backends.store.driver()
+                stats = monitoring.streaming_statistics(self.backends.launcher, record) if record else None
+                said = " ".join(str(stats.get(f, "-")) for f in self.FIELDS) if stats else "silent"
+            except Exception as exc:  # a diagnostic: say it and go on
+                said = f"{type(exc).__name__}: {exc}"
+            self.samples.append(f"{time.strftime('%H:%M:%S')} {said}")
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        print(f"the driver's statistics ({', '.join(self.FIELDS)}):\n" + "\n".join(self.samples))
+
+
+def driver_processes(pid: int) -> dict[str, Any]:
+    """What makes the driver the same process: its id, its start, and its session's members
+    (spark-submit's JVM and Python workers)."""
+    return {"pid": pid, "start_ticks": start_ticks(pid), "members": sorted(group_members(pid))}
+
+
+def test_drivers_outlive_restarts_of_every_service(production, cleanup_drivers) -> None:
+    """The promise of deploy/systemd: restarting the code server, the webserver or the daemon
+    (an upgrade, a crash) leaves the pipelines' drivers running and loses no record."""
+    instance, _ = production
+    spec = load_spec(RECORDS)
+    cleanup_drivers.append(spec)
+    backends = backends_for(spec)
+    run_id = instance.client.submit_job_execution(f"{spec.name}__deploy", repository_location_name=LOCATION)
+    assert wait_run(instance.client, run_id) is DagsterRunStatus.SUCCESS
+    record = backends.store.driver()
+    assert record is not None and record.pid is not None
+    try:
+        with Sampler(spec):
+            restart_every_service(instance, spec, record.pid)
+    finally:  # the pipeline's files (driver log, supervisor's memory), kept beside the services' logs
+        shutil.copytree(backends.store.root, instance.home.parent / spec.name, dirs_exist_ok=True)
+    current = backends.store.driver()
+    assert current is not None and current.driver_id == record.driver_id
+    stop_id = instance.client.submit_job_execution(
+        f"{spec.name}__stop",
+        repository_location_name=LOCATION,
+        run_config={"ops": {f"{spec.name}__stop_driver": {"config": {"timeout_seconds": 60}}}},
+    )
+    assert wait_run(instance.client, stop_id) is DagsterRunStatus.SUCCESS
+    assert not alive(record.pid) and not group_members(record.pid)
+
+
+def restart_every_service(instance: ProductionInstance, spec: PipelineSpec, pid: int) -> None:
+    """Records before, during and after a restart of each service; the driver `pid` is the same
+    process throughout, every record is out once, and the restarted services see it healthy."""
+    backends = backends_for(spec)
+    driver = driver_processes(pid)
+    code_server = instance.services["code-server"].cgroup
+    if code_server.mode == "cgroup":
+        # what makes the restart dangerous: the run that started the driver ran in the code server
+        assert pid in code_server.pids(), "the driver is not in the code server's cgroup"
+    ids = unique_ids("restarts", 2_400)
+    before, during, after = ids[:300], ids[300:2_100], ids[2_100:]
+    put_all(backends.stream.client, spec.stream.name, before)
+    assert wait_all_out(spec, before, timeout=180).lost == 0
+
+    stops = []
+    started = time.monotonic()
+    with health_sensor_paused(instance, spec):
+        with Trickle(spec, during) as trickle:
+            for name in ("code-server", "webserver", "daemon"):
+                stops.append(instance.restart(name))
+                print(f"{time.strftime('%H:%M:%S')} restarted {name}: {stops[-1]}")
+                assert driver_processes(pid) == driver, f"the driver did not outlive the {name}'s restart"
+        print(f"{time.strftime('%H:%M:%S')} the three restarts took {time.monotonic() - started:.0f} s")
+        sent = trickle.check()
+        assert sent, "nothing was produced during the restarts"
+        put_all(backends.stream.client, spec.stream.name, after)
+        tally = wait_all_out(spec, before + sent + after, timeout=240)
+        counts = f"{len(before)} before, {len(sent)} during, {len(after)} after the restarts"
+        print(f"{time.strftime('%H:%M:%S')} records: {counts}: {tally.model_dump()}")
+        assert (tally.lost, tally.duplicates) == (0, 0), tally
+    resumed_at = time.time()
+    assert driver_processes(pid) == driver, "the driver ended after the restarts"
+
+    # the restarted services see the same driver, healthy: the sensor, started again through the
+    # restarted webserver, ran by the restarted daemon on the restarted code server, records it
+    health = wait_for(
+        lambda: observed_health(instance, spec, since=resumed_at),
+        150,
+        "the health sensor to record the pipeline after the restarts",
+    )
+    assert health == "healthy", health
+    for check in instance.run_oneshot("healthcheck"):  # deploy/'s health checks, on the restarted services
+        print(check.stdout.strip())
+    restarts = runs_of(instance.client, f"{spec.name}__restart")
+    replaced = [{t["key"]: t["value"] for t in run["tags"]} for run in restarts]
+    assert not replaced, f"the health sensor replaced the driver: {replaced}"
+    assert driver_processes(pid) == driver
