@@ -1,20 +1,32 @@
 """deploy/ as an operator installs it, checked without starting anything: systemd accepts every
 unit, every command a unit runs exists in this venv and takes its arguments, and every variable
 the production instance reads is set by one of the environment files (the secret ones only by the
-root-only secrets file). e2e/test_production_instance.py runs the services themselves."""
+root-only secrets file). e2e/test_production_instance.py runs the services themselves; the
+emulation of systemd's stop it relies on is checked here, on `sleep`."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from kinesis_pipelines_tests.support.systemd_units import DEPLOY, DEPLOYED_ROOT, UNITS, read_unit
+from kinesis_pipelines_tests.support.systemd_units import (
+    DEPLOY,
+    DEPLOYED_ROOT,
+    UNITS,
+    Cgroup,
+    UnitService,
+    cgroups,
+    read_unit,
+)
 
 UNIT_FILES = sorted(UNITS.glob("*.service")) + sorted(UNITS.glob("*.timer"))
 VENV_BIN = Path(sys.executable).parent
@@ -106,3 +118,45 @@ def test_the_environment_files_set_what_the_instance_reads_and_keep_secrets_apar
             "/etc/kinesis-pipelines/kinesis-pipelines.env",
             "/etc/kinesis-pipelines/secrets.env",
         ], f"{unit.name} does not load both environment files, settings first"
+
+
+# --- the restart emulation the e2e test relies on (support/systemd_units.py) -------------------
+
+
+@pytest.mark.parametrize("emulation", ["cgroup", "descendants"])
+@pytest.mark.parametrize(
+    ("kill_mode", "survivor_left"), [("process", True), ("mixed", False), ("control-group", False)]
+)
+def test_a_restart_spares_a_session_leader_only_under_kill_mode_process(
+    tmp_path: Path, kill_mode: str, survivor_left: bool, emulation: str
+) -> None:
+    """A service whose child leads a session of its own, as a driver does: a stop by KillMode
+    leaves that child running under `process` only."""
+    unit_file = tmp_path / "demo.service"
+    unit_file.write_text(
+        "[Service]\n"
+        "ExecStart=/bin/sh -c 'setsid sleep 300 & exec sleep 300'\n"
+        f"KillMode={kill_mode}\n"
+        "TimeoutStopSec=5\n"
+    )
+    with cgroups(["demo"]) as groups:
+        group = groups["demo"]
+        if emulation == "descendants":
+            group = Cgroup("demo", None)
+        elif group.mode != "cgroup":
+            pytest.skip("no writable cgroup v2 on this host")
+        service = UnitService(
+            read_unit(unit_file), group, {}, dict(os.environ), tmp_path, tmp_path / "demo.log"
+        )
+        service.start()
+        try:
+            deadline = time.monotonic() + 10
+            while len(group.pids()) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            main = service.process
+            assert main is not None and len(group.pids()) == 2, group.pids()
+            child = next(pid for pid in group.pids() if pid != main.pid)
+            stopped = service.stop()
+            assert stopped["left"] == ([child] if survivor_left else []), stopped
+        finally:
+            group.signal_all(signal.SIGKILL)
