@@ -4,6 +4,7 @@ files, REST calls) to itself; callers see only `DriverRecord` and `DriverStatus`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
 from typing import Protocol
@@ -122,3 +123,15 @@ class Launcher(Protocol):
     def logs(self, record: DriverRecord, max_bytes: int = 2_000_000) -> str:
         """The end of the driver's log ("" when there is none)."""
         ...
+
+
+ORCHESTRATOR_ONLY_PREFIXES = ("DAGSTER_",)
+"""Variables of the orchestrator's own that a driver never gets: Dagster's settings, among them
+the instance's database password (DAGSTER_PG_PASSWORD in deploy/secrets.env)."""
+
+
+def submit_environment(inherited: Mapping[str, str], request_env: Mapping[str, str]) -> dict[str, str]:
+    """The environment spark-submit runs with: the orchestrator's (PATH, JAVA_HOME, the AWS
+    credential chain's variables...) less what is the orchestrator's own, plus the request's."""
+    kept = {key: value for key, value in inherited.items() if not key.startswith(ORCHESTRATOR_ONLY_PREFIXES)}
+    return {**kept, **request_env}

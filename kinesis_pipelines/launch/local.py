@@ -22,7 +22,13 @@ from kinesis_pipelines.app import control
 from kinesis_pipelines.app.control import DriverInfo
 from kinesis_pipelines.errors import LaunchError
 from kinesis_pipelines.launch.attempts import fence_owner_prefix, read_attempts
-from kinesis_pipelines.launch.base import DriverRecord, DriverState, DriverStatus, SubmitRequest
+from kinesis_pipelines.launch.base import (
+    DriverRecord,
+    DriverState,
+    DriverStatus,
+    SubmitRequest,
+    submit_environment,
+)
 from kinesis_pipelines.launch.submit import write_submit_files
 from kinesis_pipelines.logfiles import LogFile
 from kinesis_pipelines.processes import (
@@ -79,7 +85,7 @@ class LocalProcessLauncher:
             "--",
             *request.argv,
         ]
-        env = {**os.environ, **request.env}
+        env = submit_environment(os.environ, request.env)
         log = control_dir / LOG_FILE
         try:
             process = start_group(wrapped, log, env=env, rotation=self.log_rotation)

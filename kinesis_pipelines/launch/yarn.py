@@ -29,7 +29,13 @@ from kinesis_pipelines.app.control import DriverInfo
 from kinesis_pipelines.app.storage import JobFiles, join
 from kinesis_pipelines.errors import LaunchError
 from kinesis_pipelines.home import job_path
-from kinesis_pipelines.launch.base import DriverRecord, DriverState, DriverStatus, SubmitRequest
+from kinesis_pipelines.launch.base import (
+    DriverRecord,
+    DriverState,
+    DriverStatus,
+    SubmitRequest,
+    submit_environment,
+)
 from kinesis_pipelines.launch.hadoop import HadoopConf, hadoop_conf_dir, load_hadoop_conf
 from kinesis_pipelines.launch.job_files import job_files
 from kinesis_pipelines.launch.submit import write_submit_files
@@ -110,7 +116,7 @@ class YarnLauncher:
             files.remove(join(request.control_dir, stale))
         files.make_dirs(request.control_dir)
         log = files_dir / SUBMIT_LOG
-        env = {**os.environ, **request.env, "HADOOP_CONF_DIR": str(self.conf_dir)}
+        env = submit_environment(os.environ, {**request.env, "HADOOP_CONF_DIR": str(self.conf_dir)})
         try:
             with open(log, "wb") as output:
                 finished = subprocess.run(
