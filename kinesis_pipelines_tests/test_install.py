@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from kinesis_pipelines.tools import find_spark
-from kinesis_pipelines_tests.support.dg_project import make_project
+from kinesis_pipelines_tests.support.dg_project import make_project, print_asset_keys
 
 pytestmark = pytest.mark.install
 
@@ -196,16 +196,7 @@ def test_the_core_loads_the_pipeline_as_a_code_location(
     root, _package = make_project(tmp_path / "project", {"orders": real_aws_spec})
     loaded = run_core(
         "python", "-c",
-        textwrap.dedent(
-            f"""
-            import sys
-            sys.path.insert(0, {str(root)!r})
-            from pathlib import Path
-            from kinesis_pipelines.definitions import load_project_definitions
-            repo = load_project_definitions(Path({str(root)!r})).get_repository_def()
-            print(sorted("/".join(key.path) for key in repo.asset_graph.get_all_asset_keys()))
-            """
-        ),
+        print_asset_keys(root),
     )  # fmt: skip
     assert loaded.returncode == 0, loaded.stderr[-3000:]
     assert "orders/stream" in loaded.stdout and "orders/streaming_job" in loaded.stdout

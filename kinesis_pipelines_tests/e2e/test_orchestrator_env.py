@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ from kinesis_pipelines.producer import put_all, unique_ids
 from kinesis_pipelines.spec import load_spec
 from kinesis_pipelines.tools import find_spark
 from kinesis_pipelines_tests.e2e.helpers import wait_all_out, wait_for
-from kinesis_pipelines_tests.support.dg_project import make_project
+from kinesis_pipelines_tests.support.dg_project import make_project, print_asset_keys
 
 pytestmark = pytest.mark.e2e
 
@@ -121,16 +120,7 @@ def test_the_orchestrator_needs_no_pyspark(orchestrator_bin: Path, spark_home: s
     root, package = make_project(tmp_path / "project", {"split": driver_on_310})
     loaded = run(
         orchestrator_bin, spark_home, "python", "-c",
-        textwrap.dedent(
-            f"""
-            import sys
-            sys.path.insert(0, {str(root)!r})
-            from pathlib import Path
-            from kinesis_pipelines.definitions import load_project_definitions
-            repo = load_project_definitions(Path({str(root)!r})).get_repository_def()
-            print(sorted("/".join(key.path) for key in repo.asset_graph.get_all_asset_keys()))
-            """
-        ),
+        print_asset_keys(root),
     )  # fmt: skip
     assert loaded.returncode == 0, loaded.stderr
     assert "kinesis_asl_assembly/spark_3_3_0" in loaded.stdout and "split/stream" in loaded.stdout

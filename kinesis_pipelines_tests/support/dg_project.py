@@ -49,3 +49,18 @@ def make_project(tmp_path: Path, pipelines: dict[str, Path]) -> tuple[Path, str]
         (root / package / "defs" / name).mkdir()
         shutil.copyfile(source, root / package / "defs" / name / "defs.yaml")
     return root, package
+
+
+def print_asset_keys(root: Path) -> str:
+    """A Python script that loads the project at `root` through the package, as a user's
+    definitions.py does, and prints its asset keys (for `python -c` in another environment)."""
+    return textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(root)!r})
+        from pathlib import Path
+        from kinesis_pipelines.definitions import load_project_definitions
+        repo = load_project_definitions(Path({str(root)!r})).get_repository_def()
+        print(sorted("/".join(key.path) for key in repo.asset_graph.get_all_asset_keys()))
+        """
+    )
