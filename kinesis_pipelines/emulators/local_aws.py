@@ -77,6 +77,23 @@ def running_state(home: Path | None = None) -> LocalAwsState:
     return state
 
 
+KINESIS_SAVE_WAIT_SECONDS = 5.0
+"""How long a stop waits for kinesis-mock's next save (it saves every second)."""
+
+
+def kinesis_data_file(home: Path) -> Path:
+    """Where kinesis-mock saves its streams (PERSIST_PATH, its default file name)."""
+    return home / "local-aws" / "data" / "kinesis" / "kinesis-data.json"
+
+
+def whole_json(path: Path) -> bool:
+    try:
+        json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def install_npm_emulators(say: Say | None = None) -> Path:
     """Install the pinned npm emulators once into the shared cache, saying every few seconds how
     many packages npm has fetched; returns node_modules."""
@@ -151,6 +168,12 @@ class LocalAws:
         logs, data = base / "logs", base / "data"
         for path in (logs, data / "dynamodb", data / "kinesis"):
             path.mkdir(parents=True, exist_ok=True)
+        saved = kinesis_data_file(self.home)
+        if saved.exists() and not whole_json(saved):
+            raise EmulatorError(
+                f"the embedded Kinesis's saved streams, {saved}, are not readable (a stop cut off "
+                "its save): restore the file, or move it aside to start with no streams"
+            )
         cert, key = make_certificate(base / "tls")
         truststore = make_java_truststore(cert, base / "tls" / "truststore.p12")
 
@@ -257,6 +280,26 @@ class LocalAws:
         self.owned = True
         return self.state
 
+    def _stop_server(self, name: str, pid: int, grace_seconds: float) -> None:
+        """Stop one server. kinesis-mock saves its streams every second (PERSIST_INTERVAL) by
+        rewriting its data file in place, and not when it stops: so the stop waits for a whole save
+        that began after it was asked for (everything acknowledged before is in it), and if the
+        stop ends it mid-save (an empty file, on which it cannot start again), puts that save back."""
+        if name != "kinesis":
+            stop_group(pid, grace_seconds=grace_seconds)
+            return
+        saved = kinesis_data_file(self.home)
+        asked = time.time()
+        deadline = time.monotonic() + KINESIS_SAVE_WAIT_SECONDS
+        while time.monotonic() < deadline and alive(pid):
+            if saved.exists() and saved.stat().st_mtime > asked and whole_json(saved):
+                break
+            time.sleep(0.1)
+        last_whole = saved.read_bytes() if whole_json(saved) else None
+        stop_group(pid, grace_seconds=grace_seconds)
+        if last_whole is not None and not whole_json(saved):
+            saved.write_bytes(last_whole)
+
     def restart_service(self, name: str, timeout: float = 60.0) -> None:
         """Stop one emulator and start it again on the same port with the same data: what an
         outage of that AWS service looks like to a running job. Only for servers this object
@@ -264,7 +307,7 @@ class LocalAws:
         if not self.owned or self.state is None:
             raise EmulatorError("restart_service needs an embedded AWS that this object started")
         argv, port, log, env, cwd = self._launches[name]
-        stop_group(self.state.pids[name], grace_seconds=5)
+        self._stop_server(name, self.state.pids[name], grace_seconds=5)
         process = start_group(argv, log, env=env, cwd=cwd)
         if not wait_for_port(port, timeout, process):
             raise EmulatorError(f"the embedded {name} emulator did not come back on port {port}")
@@ -278,9 +321,9 @@ class LocalAws:
         state = self.state or read_state(self.home)
         if state is None:
             return
-        for pid in state.pids.values():
+        for name, pid in state.pids.items():
             # kinesis-mock hangs on a plain stop while clients hold connections: short grace.
-            stop_group(pid, grace_seconds=3)
+            self._stop_server(name, pid, grace_seconds=3)
         (self.home / STATE_FILE).unlink(missing_ok=True)
         self.state = None
         self.owned = False
