@@ -81,6 +81,7 @@ class Campaign:
         self.watcher, self.work, self.rng, self.say = watcher, work, rng, say
         self.events: list[FaultEvent] = []
         self.rolls = 0
+        self.final_redeploys = 0  # deploys after a final stop that had to kill the driver
         self.drivers: dict[str, DriverRecord] = {}  # every driver seen, to end them all at the close
         self.children: list[int] = []  # orchestrator processes started, by process group
 

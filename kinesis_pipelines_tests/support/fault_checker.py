@@ -66,6 +66,7 @@ class Report(BaseModel):
     duplicated_ids: list[str]
     events: list[FaultEvent]
     spark_stop_timeouts: list[str] = []  # drivers whose graceful stop Spark cut off
+    final_redeploys: int = 0  # deploys after a final stop that had to kill the driver
 
     @property
     def ok(self) -> bool:
@@ -194,5 +195,7 @@ def render(report: Report) -> str:
         f"{report.ambiguous_duplicated}; lines in the sink that were never put {report.unexpected_lines}",
         f"graceful stops Spark cut off at the drain timeout: {len(report.spark_stop_timeouts)}"
         + (f" ({', '.join(report.spark_stop_timeouts)})" if report.spark_stop_timeouts else ""),
+        f"final stops that had to kill the driver (the spec deployed again to deliver what it held): "
+        f"{report.final_redeploys}",
     ]
     return "\n".join(lines)

@@ -74,15 +74,18 @@ def run_campaign(
         producer.stop()
         say(f"schedule done: {len(producer.ids)} ids and {len(producer.bad)} bad records put; catching up")
         catch_up(campaign)
-        final = operations.backends_for(campaign.spec)
-        say("stopping the pipeline gracefully")
-        operations.stop(campaign.spec, final, progress=say)
+        stop_drained(campaign)
         say(f"ledger totals: {read_totals(ledger_dir(campaign.spec))}")
         report = check(
             campaign.spec, sink, producer.ids, producer.put_times, producer.ambiguous, producer.bad,
             campaign.events,
         )  # fmt: skip
-        return report.model_copy(update={"spark_stop_timeouts": campaign.spark_stop_timeouts()})
+        return report.model_copy(
+            update={
+                "spark_stop_timeouts": campaign.spark_stop_timeouts(),
+                "final_redeploys": campaign.final_redeploys,
+            }
+        )
     finally:
         producer.stopping.set()
         proxy.heal()
@@ -93,6 +96,29 @@ def run_campaign(
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+FINAL_STOP_TRIES = 3
+
+
+def stop_drained(campaign: Campaign) -> None:
+    """Stop the pipeline gracefully. A stop that had to kill the driver (its graceful stop did not
+    end in time) leaves the batches the generation received in its checkpoint, undelivered: the
+    operator's next deploy of the same spec resumes that generation and delivers them, so the
+    campaign does that (up to FINAL_STOP_TRIES stops) before it counts."""
+    for attempt in range(1, FINAL_STOP_TRIES + 1):
+        backends = operations.backends_for(campaign.spec)
+        campaign.say("stopping the pipeline gracefully")
+        status = operations.stop(campaign.spec, backends, progress=campaign.say)
+        if status is None or status.exit_code == 0 or attempt == FINAL_STOP_TRIES:
+            return
+        campaign.say(
+            f"the stop ended the driver without a clean exit ({status.state.value}, exit "
+            f"{status.exit_code}): deploying the spec again to deliver what its generation holds"
+        )
+        campaign.final_redeploys += 1
+        operations.deploy(campaign.spec, operations.backends_for(campaign.spec), progress=campaign.say)
+        catch_up(campaign)
 
 
 def catch_up(campaign: Campaign) -> None:
