@@ -73,9 +73,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         group = worker_group(item, fixtures)
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
-    # `./dev test` runs on two workers (pytest-xdist, --dist loadgroup), which take tests in this
-    # order: the end-to-end ones first, so that no long test starts last while the other worker idles
-    items.sort(key=lambda item: 0 if item.get_closest_marker("e2e") else 1)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # on pytest-xdist workers (KP_TEST_WORKERS=2 ./dev test), which take tests in this order:
+        # the end-to-end ones first, so that no long test starts last while the other worker idles
+        items.sort(key=lambda item: 0 if item.get_closest_marker("e2e") else 1)
 
 
 def worker_group(item: pytest.Item, fixtures: set[str]) -> str | None:

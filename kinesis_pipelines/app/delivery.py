@@ -265,14 +265,14 @@ def remember_batch_input(batch_ms: int, rdd: Any) -> None:
 # undecodable records, the publish and each of its attempts, the dead letters), and each block read
 # is a GetRecords call against the shard's 5 a second. So a recovered batch's input is kept (memory,
 # then disk) from its first read until the sink is done with it: one read from Kinesis per block.
-_STARTED_MS = time.time() * 1000
+STARTED_MS = time.time() * 1000
 _RECOVERED_INPUTS: dict[int, Any] = {}
 
 
 def keep_if_recovered(batch_ms: int, rdd: Any) -> Any:
     """Persist a recovered batch's input (see _RECOVERED_INPUTS); a live batch's blocks are already
     in the block manager."""
-    if batch_ms >= _STARTED_MS:
+    if batch_ms >= STARTED_MS:
         return rdd
     from pyspark import StorageLevel
 

@@ -52,10 +52,10 @@ def reads_of(spark: Any, batch_ms: int, actions: int) -> tuple[int, bool]:
 
 
 def test_a_recovered_batch_reads_its_blocks_once_and_is_released(spark: Any) -> None:
-    recovered = int(time.time() * 1000) - 60_000  # a batch time before this driver started
+    recovered = int(delivery.STARTED_MS) - 60_000  # a batch time before this driver started
     assert reads_of(spark, recovered, actions=3) == (4, False)
 
 
 def test_a_live_batch_is_not_kept(spark: Any) -> None:
-    live = int(time.time() * 1000) + 1_000
+    live = int(time.time() * 1000)  # a batch this driver creates
     assert reads_of(spark, live, actions=3) == (12, False)

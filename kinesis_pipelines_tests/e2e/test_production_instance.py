@@ -273,8 +273,15 @@ class Sampler:
 
 def driver_processes(pid: int) -> dict[str, Any]:
     """What makes the driver the same process: its id, its start, and its session's members
-    (spark-submit's JVM and Python workers)."""
+    (the attempts runner, spark-submit's JVM, the Python driver and its workers)."""
     return {"pid": pid, "start_ticks": start_ticks(pid), "members": sorted(group_members(pid))}
+
+
+def outlived(pid: int, before: dict[str, Any]) -> bool:
+    """The driver `before` still runs: the same process leads its group, and every member it had
+    still does (Spark forks and ends Python workers as it goes: members may be added)."""
+    now = driver_processes(pid)
+    return now["start_ticks"] == before["start_ticks"] and set(before["members"]) <= set(now["members"])
 
 
 def test_drivers_outlive_restarts_of_every_service(production, cleanup_drivers) -> None:
@@ -326,7 +333,9 @@ def restart_every_service(instance: ProductionInstance, spec: PipelineSpec, pid:
             for name in ("code-server", "webserver", "daemon"):
                 stops.append(instance.restart(name))
                 print(f"{time.strftime('%H:%M:%S')} restarted {name}: {stops[-1]}")
-                assert driver_processes(pid) == driver, f"the driver did not outlive the {name}'s restart"
+                assert outlived(pid, driver), (
+                    f"the driver did not outlive the {name}'s restart: {driver} then {driver_processes(pid)}"
+                )
         print(f"{time.strftime('%H:%M:%S')} the three restarts took {time.monotonic() - started:.0f} s")
         sent = trickle.check()
         assert sent, "nothing was produced during the restarts"
@@ -336,7 +345,7 @@ def restart_every_service(instance: ProductionInstance, spec: PipelineSpec, pid:
         print(f"{time.strftime('%H:%M:%S')} records: {counts}: {tally.model_dump()}")
         assert (tally.lost, tally.duplicates) == (0, 0), tally
     resumed_at = time.time()
-    assert driver_processes(pid) == driver, "the driver ended after the restarts"
+    assert outlived(pid, driver), f"the driver ended after the restarts: {driver_processes(pid)}"
 
     # the restarted services see the same driver, healthy: the sensor, started again through the
     # restarted webserver, ran by the restarted daemon on the restarted code server, records it
