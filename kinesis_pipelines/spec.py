@@ -523,13 +523,7 @@ class SupervisionSpec(_Model):
 
     enabled: bool = Field(True, description="Restart a failed or stalled job automatically.")
     stall_batches: int = Field(
-        5,
-        ge=2,
-        le=1000,
-        description=(
-            "Stalled after this many batch intervals in which neither a batch nor a Spark task "
-            "finished (a slow batch or a recovering driver finishes tasks, and is not replaced)."
-        ),
+        5, ge=2, le=1000, description="Stalled after this many batch intervals with no batch."
     )
     lag_limit_seconds: float = Field(
         300.0, gt=0, description="Lag per shard (behind the newest record) the lag check allows."

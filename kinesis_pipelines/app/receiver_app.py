@@ -215,12 +215,8 @@ def run(config: DriverConfig) -> int:
             "directory does not exist says the same)",
             flush=True,
         )
-    # Reported before the start: a driver recovered from a checkpoint generates and runs the
-    # batches it holds inside start() (minutes, when it was far behind), and meanwhile the
-    # orchestrator must see a driver that is up and at work (Spark's API answers), not one that
-    # never started.
-    write_info(config, ssc.sparkContext, recovered, owner)
     ssc.start()
+    write_info(config, ssc.sparkContext, recovered, owner)
     stop_marker = join(config.control_dir, control.STOP_MARKER)
     control_files = files_for(stop_marker)
     try:

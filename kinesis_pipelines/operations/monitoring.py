@@ -33,15 +33,6 @@ def streaming_statistics(launcher: Launcher, record: DriverRecord) -> dict[str, 
     return driver_api(launcher, record, "streaming/statistics")
 
 
-def completed_tasks(launcher: Launcher, record: DriverRecord) -> int | None:
-    """Tasks the driver's executors finished so far (Spark's core API, up before the streaming
-    one), or None while it does not answer."""
-    executors = driver_api(launcher, record, "allexecutors")
-    if executors is None:
-        return None
-    return sum(int(executor.get("completedTasks", 0)) for executor in executors)
-
-
 def completed_batches(launcher: Launcher, record: DriverRecord) -> list[dict[str, Any]]:
     return driver_api(launcher, record, "streaming/batches?status=COMPLETED") or []
 

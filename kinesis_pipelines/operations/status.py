@@ -88,7 +88,6 @@ def pipeline_status(spec: PipelineSpec, backends: Backends, now: float | None = 
         batch_interval_seconds=spec.job.batch_interval_seconds,
         stall_batches=spec.supervision.stall_batches,
         started_at=started_at,
-        previous_tasks=memory.previous_tasks if memory.driver_id == record.driver_id else 0,
     )
     running = status.state is DriverState.RUNNING
     batches = monitoring.completed_batches(backends.launcher, record) if running else []

@@ -89,7 +89,6 @@ def observe(
         receivers=record.receivers,
         active_receivers=stats.get("numActiveReceivers", 0),
         completed_batches=stats.get("numTotalCompletedBatches", 0),
-        completed_tasks=monitoring.completed_tasks(backends.launcher, record) if running else None,
     )
     return record, status, observation, stats
 
@@ -122,8 +121,8 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
     if record is not None and driver_key != memory.driver_id:
         # a new driver: its batches count from zero, its progress from its start
         memory = memory.model_copy(
-            update={"driver_id": driver_key, "previous_batches": 0, "previous_tasks": 0,
-                    "progress_at": None, "failure": None, "reading_at": None}
+            update={"driver_id": driver_key, "previous_batches": 0, "progress_at": None,
+                    "failure": None, "reading_at": None}
         )  # fmt: skip
     started_at = now
     if record is not None:
@@ -136,7 +135,6 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
         batch_interval_seconds=spec.job.batch_interval_seconds,
         stall_batches=spec.supervision.stall_batches,
         started_at=started_at,
-        previous_tasks=memory.previous_tasks,
     )
     batches = (
         monitoring.completed_batches(backends.launcher, record) if record and observation.running else []
@@ -190,7 +188,6 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
     new_memory = memory.model_copy(
         update={
             "previous_batches": verdict.completed_batches,
-            "previous_tasks": verdict.completed_tasks,
             "progress_at": verdict.progress_at,
             "healthy_since": healthy_since,
             "health": verdict.health.value,

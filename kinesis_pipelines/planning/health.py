@@ -74,11 +74,6 @@ class Observation(BaseModel):
     receivers: int = 0
     active_receivers: int = 0
     completed_batches: int = 0
-    # Spark tasks the driver finished (its executors' count, from Spark's own API, which answers
-    # before the streaming API does): a driver working through a long batch, or through the batches
-    # its checkpoint holds (inside StreamingContext.start, before the streaming API is up),
-    # finishes tasks while it completes no batch
-    completed_tasks: int | None = None
 
 
 class HealthVerdict(BaseModel):
@@ -86,9 +81,8 @@ class HealthVerdict(BaseModel):
 
     health: Health
     reason: str
-    progress_at: float | None  # when batches or tasks last advanced (carried between looks)
+    progress_at: float | None  # when batches last advanced (carried between looks)
     completed_batches: int
-    completed_tasks: int = 0
 
 
 def classify(
@@ -100,14 +94,9 @@ def classify(
     stall_batches: int,
     started_at: float,
     startup_grace_seconds: float = 120.0,
-    previous_tasks: int = 0,
 ) -> HealthVerdict:
-    """healthy / stalled (for `stall_batches` intervals neither a batch nor a task finished,
-    receivers inactive, API silent) / failed (driver gone or exited non-zero) / stopped on purpose.
-
-    A slow driver is not a stalled one: a batch that takes longer than the stall limit, or a
-    restarted driver generating and running the batches its checkpoint holds, finishes tasks. Only
-    a driver that finishes nothing is replaced (a replacement would start that work over)."""
+    """healthy / stalled (no batch for `stall_batches` intervals, receivers inactive, API silent)
+    / failed (driver gone or exited non-zero) / stopped on purpose."""
     if not observation.deployed:
         return HealthVerdict(
             health=Health.NOT_DEPLOYED, reason="never deployed", progress_at=None, completed_batches=0
@@ -136,48 +125,41 @@ def classify(
             completed_batches=previous_batches,
         )
     batches = max(observation.completed_batches, previous_batches)
-    tasks = max(observation.completed_tasks or 0, previous_tasks)
-    working = (observation.completed_tasks or 0) > previous_tasks
-    if observation.completed_batches > previous_batches or working or progress_at is None:
-        answered = observation.api_responding or observation.completed_tasks is not None
-        progress_at = now if answered else (progress_at or started_at)
+    if observation.completed_batches > previous_batches or progress_at is None:
+        progress_at = now if observation.api_responding else (progress_at or started_at)
     quiet = now - progress_at
     limit = stall_batches * batch_interval_seconds
     # Grace only until the driver has shown progress once: a driver that completed batches and
     # then went quiet is stalled however young it is.
-    in_grace = now - started_at < startup_grace_seconds and batches == 0 and tasks == 0
-
-    def verdict(health: Health, reason: str) -> HealthVerdict:
-        return HealthVerdict(
-            health=health,
-            reason=reason,
-            progress_at=progress_at,
-            completed_batches=batches,
-            completed_tasks=tasks,
-        )
-
+    in_grace = now - started_at < startup_grace_seconds and batches == 0
     if not observation.api_responding:
         if quiet > limit and not in_grace:
-            return verdict(
-                Health.STALLED,
-                f"driver alive but nothing finished and its monitoring API silent for {quiet:.0f} s",
+            return HealthVerdict(
+                health=Health.STALLED,
+                reason=f"driver alive but its monitoring API silent for {quiet:.0f} s",
+                progress_at=progress_at,
+                completed_batches=batches,
             )
-        if working:
-            return verdict(
-                Health.HEALTHY, "recovering: running the batches its checkpoint holds (tasks finishing)"
-            )
-        return verdict(Health.HEALTHY, "starting")
+        return HealthVerdict(
+            health=Health.HEALTHY, reason="starting", progress_at=progress_at, completed_batches=batches
+        )
     if quiet > limit and not in_grace:
-        return verdict(
-            Health.STALLED, f"no batch or task finished for {quiet:.0f} s ({stall_batches} intervals)"
+        return HealthVerdict(
+            health=Health.STALLED,
+            reason=f"no batch completed for {quiet:.0f} s ({stall_batches} intervals)",
+            progress_at=progress_at,
+            completed_batches=batches,
         )
     if observation.active_receivers < observation.receivers and not in_grace:
-        return verdict(
-            Health.STALLED, f"{observation.active_receivers} of {observation.receivers} receivers active"
+        return HealthVerdict(
+            health=Health.STALLED,
+            reason=f"{observation.active_receivers} of {observation.receivers} receivers active",
+            progress_at=progress_at,
+            completed_batches=batches,
         )
-    if observation.completed_batches <= previous_batches and working:
-        return verdict(Health.HEALTHY, "a batch in progress (tasks finishing)")
-    return verdict(Health.HEALTHY, "batches completing")
+    return HealthVerdict(
+        health=Health.HEALTHY, reason="batches completing", progress_at=progress_at, completed_batches=batches
+    )
 
 
 def classify_failure(exit_code: int | None, log_tail: str) -> FailureKind:

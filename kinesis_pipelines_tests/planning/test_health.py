@@ -33,7 +33,7 @@ def test_batches_advancing_is_healthy() -> None:
 
 def test_no_batch_for_k_intervals_is_stalled() -> None:
     verdict = look(RUNNING, now=311, progress_at=300)  # 11 s quiet > 5 x 2 s
-    assert verdict.health is Health.STALLED and "no batch or task finished" in verdict.reason
+    assert verdict.health is Health.STALLED and "no batch completed" in verdict.reason
 
 
 def test_silent_api_is_stalled_after_k_intervals() -> None:
@@ -116,39 +116,3 @@ def test_an_unmeasured_lag_is_unknown_never_within_the_limit() -> None:
     over = classify_lag({"shardId-0": 10, "shardId-1": 2_500}, 1_000, None)
     assert over.health is LagHealth.OVER and "shardId-1" in over.reason and "2.5 s" in over.reason
     assert classify_lag({}, 1_000, None).reason == "no lease checkpoints yet"
-
-
-def test_a_long_batch_whose_tasks_finish_is_not_stalled() -> None:
-    """No batch for 200 s (100 intervals), but tasks finishing: slow, not stalled."""
-    working = RUNNING.model_copy(update={"completed_tasks": 40})
-    verdict = classify(
-        working, now=300, previous_batches=10, progress_at=100, batch_interval_seconds=2, stall_batches=5,
-        started_at=0, previous_tasks=25,
-    )  # fmt: skip
-    assert verdict.health is Health.HEALTHY and "tasks finishing" in verdict.reason
-    assert (verdict.progress_at, verdict.completed_tasks) == (300, 40)
-    # the same driver, nothing finished since: stalled once the limit has passed
-    idle = classify(
-        working, now=311, previous_batches=10, progress_at=300, batch_interval_seconds=2, stall_batches=5,
-        started_at=0, previous_tasks=40,
-    )  # fmt: skip
-    assert idle.health is Health.STALLED and "no batch or task finished" in idle.reason
-
-
-def test_a_driver_recovering_its_checkpoint_before_the_streaming_api_answers_is_not_stalled() -> None:
-    """Inside StreamingContext.start, running the batches its checkpoint holds: the streaming API
-    is not up, Spark's is, and tasks finish."""
-    recovering = RUNNING.model_copy(
-        update={"api_responding": False, "completed_batches": 0, "completed_tasks": 900}
-    )
-    verdict = classify(
-        recovering, now=1000, previous_batches=0, progress_at=700, batch_interval_seconds=2, stall_batches=5,
-        started_at=0, previous_tasks=850,
-    )  # fmt: skip
-    assert verdict.health is Health.HEALTHY and verdict.reason.startswith("recovering")
-    silent = recovering.model_copy(update={"completed_tasks": None})
-    stalled = classify(
-        silent, now=1000, previous_batches=0, progress_at=700, batch_interval_seconds=2, stall_batches=5,
-        started_at=0, previous_tasks=850,
-    )  # fmt: skip
-    assert stalled.health is Health.STALLED and "API silent" in stalled.reason
