@@ -287,6 +287,21 @@ def release_batch_input(batch_ms: int) -> None:
         kept.unpersist()
 
 
+LEDGER_POOL = "kinesis-pipelines-ledger"
+
+
+def in_ledger_pool(context: Any, job: Callable[[], Any]) -> Any:
+    """Run `job` (the ledger's read of a batch's keys, while Spark creates the batch) in a
+    scheduler pool of its own: with spark.scheduler.mode FAIR (set by the submit), its tasks take
+    the next free core instead of queueing behind every task of the batches being processed, so
+    batch creation does not wait for them (a batch holds the blocks received until it is created)."""
+    context.setLocalProperty("spark.scheduler.pool", LEDGER_POOL)
+    try:
+        return job()
+    finally:
+        context.setLocalProperty("spark.scheduler.pool", None)
+
+
 def intake_transform(directory: str, retained: int) -> Callable[[Any, Any], Any]:
     """The `transform` function that drops records already delivered (`retained` 0: none) and
     remembers each batch's input. A plain closure over plain values, because pyspark pickles it
@@ -298,7 +313,7 @@ def intake_transform(directory: str, retained: int) -> Callable[[Any, Any], Any]
         ledger_at(directory, retained).note_positions(batch_ms, shard_positions(rdd))
         kept = rdd
         if retained > 0:
-            located = rdd.mapPartitionsWithIndex(locate_keys).collect()
+            located = in_ledger_pool(rdd.context, lambda: rdd.mapPartitionsWithIndex(locate_keys).collect())
             drops = ledger_at(directory, retained).admit(batch_ms, located)
             kept = rdd.mapPartitionsWithIndex(partial(keep_elements, drops))
         remember_batch_input(batch_ms, kept)

@@ -335,6 +335,11 @@ def _spark_conf(spec: PipelineSpec, plan: ReceiverPlan) -> dict[str, str]:
         "spark.driver.bindAddress": driver_host,
         "spark.streaming.stopGracefullyOnShutdown": "false",
         "spark.ui.showConsoleProgress": "false",
+        # The ledger's per-batch job (app/delivery.py) runs where Spark creates the batch, in a
+        # pool of its own: under FAIR scheduling it gets the next free core, not the one after every
+        # task of the batches ahead of it, so a job that falls behind keeps batches of one interval
+        # (not one that swallows every block received meanwhile)
+        "spark.scheduler.mode": "FAIR",
         "spark.streaming.blockInterval": "{}ms".format(
             block_interval_ms(
                 batch_interval_seconds=spec.job.batch_interval_seconds,

@@ -74,6 +74,7 @@ def test_local_master_against_the_emulators(tmp_path: Path, monkeypatch: pytest.
         "--conf", "spark.executorEnv.AWS_CBOR_DISABLE=true",
         "--conf", "spark.pyspark.driver.python=<python>",
         "--conf", "spark.pyspark.python=<python>",
+        "--conf", "spark.scheduler.mode=FAIR",
         "--conf", "spark.streaming.blockInterval=1000ms",
         "--conf", "spark.streaming.stopGracefullyOnShutdown=false",
         "--conf", "spark.ui.port=4041",
