@@ -166,9 +166,9 @@ class LocalAws:
         node = require("node", "run the Kinesis and DynamoDB emulators")
         base = self.home / "local-aws"
         logs, data = base / "logs", base / "data"
-        for path in (logs, data / "dynamodb", data / "kinesis"):
-            path.mkdir(parents=True, exist_ok=True)
         saved = kinesis_data_file(self.home)
+        for path in (logs, data / "dynamodb", saved.parent):
+            path.mkdir(parents=True, exist_ok=True)
         if saved.exists() and not whole_json(saved):
             raise EmulatorError(
                 f"the embedded Kinesis's saved streams, {saved}, are not readable (a stop cut off "
@@ -188,7 +188,7 @@ class LocalAws:
             "AWS_REGION": self.region,
             "LOG_LEVEL": "WARN",
             "SHOULD_PERSIST_DATA": "true",
-            "PERSIST_PATH": str(data / "kinesis"),
+            "PERSIST_PATH": str(saved.parent),
             "PERSIST_INTERVAL": "1s",
             # AWS's default account shard quota in the large regions (kinesis-mock's own is 50)
             "SHARD_LIMIT": "500",
