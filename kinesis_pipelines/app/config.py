@@ -37,7 +37,11 @@ class DriverConfig(BaseModel):
     batch_attempts: int = 3
     # an unreadable Spark checkpoint is set aside only when the operator said so (--discard-checkpoint)
     discard_unusable_checkpoint: bool = False
-    drain_timeout_seconds: float = 1800.0  # Spark's graceful stop waits this long for queued batches
+    # set by a roll back to a generation the pipeline left earlier: its checkpoint is older than
+    # the generations that ran since, so the first driver of this roll sets it aside (see
+    # receiver_app.set_aside_superseded); None: the checkpoint is this generation's latest
+    superseded_before_ms: int | None = None
+    drain_timeout_seconds: float = 1800.0  # receivers' last blocks are awaited this long in a drain
     fence_table: str | None = None
     # the receivers' write-ahead log: set by the application beside its ssc.checkpoint, which it
     # needs, rather than on the spark-submit line (where a plain application would get it alone)

@@ -26,10 +26,18 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from kinesis_pipelines.app.isolation import held_out
+from kinesis_pipelines.app.python_workers import keep_zip_directories
 from kinesis_pipelines.app.storage import JobFiles, LocalFiles, files_for, join
+
+# Every task of the pipeline's batches runs a function of this module first (the intake), so a
+# Python worker imports it before its second task: from then on its tasks skip re-reading the zips
+# on its path (app/python_workers.py).
+keep_zip_directories()
 
 KEY_SEPARATOR = b"\n"
 LEDGER_DIR_NAME = "delivery-ledger"  # beside the pipeline's checkpoint generations
@@ -235,6 +243,28 @@ def keep_elements(
             yield element
 
 
+def keep_admitted(
+    drops: Mapping[int, set[int]], batch_ms: int, partition: int, elements: Iterator[bytes]
+) -> Iterator[bytes]:
+    """`keep_elements`, less the positions held out of the batch while the sink takes apart a
+    batch the processor failed on (app/isolation.py); read when the task runs."""
+    skipped = drops.get(partition, set()) | held_out(batch_ms).get(partition, frozenset())
+    for position, element in enumerate(elements):
+        if position not in skipped:
+            yield element
+
+
+def select_positions(
+    wanted: Mapping[int, Mapping[int, str]], partition: int, elements: Iterator[bytes]
+) -> Iterator[tuple[bytes, str]]:
+    """The elements at `wanted` positions of each partition, with what `wanted` says of each."""
+    chosen = wanted.get(partition, {})
+    if chosen:
+        for position, element in enumerate(elements):
+            if position in chosen:
+                yield element, chosen[position]
+
+
 def strip_keys(elements: Iterable[bytes]) -> Iterator[bytes]:
     for element in elements:
         yield split_keyed(element)[1]
@@ -243,16 +273,29 @@ def strip_keys(elements: Iterable[bytes]) -> Iterator[bytes]:
 # Each batch's input after the ledger's drops, by batch time, for the sink: a batch whose processing
 # keeps failing is dead-lettered whole from it. Driver-side and in memory: a restarted driver
 # generates its batches again, which fills it again.
+@dataclass(frozen=True)
+class BatchInput:
+    """A batch's input as its receivers gave it, and the positions the ledger dropped from it."""
+
+    received: Any  # the RDD
+    drops: Mapping[int, set[int]]
+
+    def admitted(self) -> Any:
+        """The records the processor was given (no quarantine: what a failed batch dead-letters)."""
+        return self.received.mapPartitionsWithIndex(partial(keep_elements, self.drops))
+
+
 _BATCH_INPUTS: dict[int, Any] = {}
 _BATCH_INPUTS_KEPT = 1000
 
 
-def batch_input(batch_ms: int) -> Any | None:
-    """The input RDD of a batch this driver generated (None if it did not)."""
+def batch_input(batch_ms: int) -> BatchInput | Any | None:
+    """The input of a batch this driver generated (None if it did not): a BatchInput, or the
+    admitted records' RDD when an older intake, pickled in the checkpoint, generated it."""
     return _BATCH_INPUTS.get(batch_ms)
 
 
-def remember_batch_input(batch_ms: int, rdd: Any) -> None:
+def remember_batch_input(batch_ms: int, rdd: BatchInput | Any) -> None:
     """Called where the batch is generated. A function, not the dict itself, is what the pickled
     transform refers to: the dict holds RDDs, which cannot be pickled into a checkpoint."""
     _BATCH_INPUTS[batch_ms] = rdd
@@ -311,12 +354,11 @@ def intake_transform(directory: str, retained: int) -> Callable[[Any, Any], Any]
         batch_ms = round(batch_time.timestamp() * 1000)
         rdd = keep_if_recovered(batch_ms, rdd)
         ledger_at(directory, retained).note_positions(batch_ms, shard_positions(rdd))
-        kept = rdd
+        drops: Mapping[int, set[int]] = {}
         if retained > 0:
             located = in_ledger_pool(rdd.context, lambda: rdd.mapPartitionsWithIndex(locate_keys).collect())
             drops = ledger_at(directory, retained).admit(batch_ms, located)
-            kept = rdd.mapPartitionsWithIndex(partial(keep_elements, drops))
-        remember_batch_input(batch_ms, kept)
-        return kept
+        remember_batch_input(batch_ms, BatchInput(rdd, drops))
+        return rdd.mapPartitionsWithIndex(partial(keep_admitted, drops, batch_ms))
 
     return intake

@@ -26,7 +26,7 @@ from kinesis_pipelines.app.fencing import (
     take_fence,
 )
 from kinesis_pipelines.app.sinks import BatchOutput, sink_writer, undecodable_writer
-from kinesis_pipelines.app.storage import files_for, join
+from kinesis_pipelines.app.storage import JobFiles, files_for, join
 from kinesis_pipelines.aws import fence
 from kinesis_pipelines.aws.connection import make_client
 from kinesis_pipelines.aws.rewind import rewind_leases
@@ -95,9 +95,11 @@ def build_context(config: DriverConfig) -> Any:
         SparkConf()
         # the write-ahead log goes with the checkpoint set below: one needs the other
         .set("spark.streaming.receiver.writeAheadLog.enable", "true" if config.write_ahead_log else "false")
-        # a graceful stop (a roll) works through every batch received, up to the operator's limit,
-        # instead of Spark's default of 10 batch intervals, past which queued batches are dropped
-        .set("spark.streaming.gracefulStopTimeout", f"{round(config.drain_timeout_seconds * 1000)}ms")
+        # a graceful stop (a roll) works through every batch received instead of Spark's default
+        # of 10 batch intervals, past which queued batches are dropped; the orchestrator cuts off a
+        # drain in which no task finishes for job.drain_timeout_seconds (operations/drain.py), so
+        # Spark's own limit is only a ceiling: it would cut off a driver still at work
+        .set("spark.streaming.gracefulStopTimeout", f"{GRACEFUL_STOP_CEILING_SECONDS * 1000}ms")
     )
     sc = SparkContext.getOrCreate(conf)
     # pyspark's hint says int, but a batch interval is any number of seconds
@@ -177,6 +179,8 @@ def run(config: DriverConfig) -> int:
         register_keeper(keeper)
     checkpoint = config.checkpoint_dir
     files = files_for(checkpoint)
+    if config.superseded_before_ms is not None:
+        set_aside_superseded(files, checkpoint, config.generation, config.superseded_before_ms)
     recovered = any(name.startswith("checkpoint-") for name in files.names(checkpoint))
     try:
         ssc = StreamingContext.getOrCreate(config.checkpoint_dir, lambda: build_context(config))
@@ -215,8 +219,12 @@ def run(config: DriverConfig) -> int:
             "directory does not exist says the same)",
             flush=True,
         )
-    ssc.start()
+    # Reported before the start: a driver recovered from a checkpoint generates and runs the
+    # batches it holds inside start() (minutes, when it was far behind), and meanwhile the
+    # orchestrator must see a driver that is up and at work (Spark's API answers), not one that
+    # never started.
     write_info(config, ssc.sparkContext, recovered, owner)
+    ssc.start()
     stop_marker = join(config.control_dir, control.STOP_MARKER)
     control_files = files_for(stop_marker)
     try:
@@ -239,13 +247,14 @@ def run(config: DriverConfig) -> int:
             ssc.stop(stopSparkContext=True, stopGraceFully=False)
             return fence.FENCED_EXIT_CODE
         stop_intake(ssc, config.drain_timeout_seconds)
+        limit = graceful_stop_limit_seconds(ssc.sparkContext, config.drain_timeout_seconds)
         began = time.monotonic()
         ssc.stop(stopSparkContext=True, stopGraceFully=True)
-        if time.monotonic() - began >= config.drain_timeout_seconds:
+        if time.monotonic() - began >= limit:
             # Spark ends a graceful stop at its timeout as if it had finished: say it did not
             print(
-                f"the graceful stop was cut off at job.drain_timeout_seconds "
-                f"({config.drain_timeout_seconds:.0f} s): batches this generation received may be "
+                f"the graceful stop was cut off at Spark's spark.streaming.gracefulStopTimeout "
+                f"({limit:.0f} s): batches this generation received may be "
                 f"unprocessed; exit {STOP_CUT_OFF_EXIT_CODE}, so that a roll drains them by launching "
                 "this generation again from its checkpoint",
                 flush=True,
@@ -257,6 +266,48 @@ def run(config: DriverConfig) -> int:
             keeper.done.set()
             if not keeper.lost.is_set():
                 fence.release(keeper.client, keeper.table, config.application_name, owner)
+
+
+SUPERSEDED_MARKER_PREFIX = "_SUPERSEDED_BEFORE_"
+
+
+def set_aside_superseded(files: JobFiles, checkpoint: str, generation: str, before_ms: int) -> str | None:
+    """A roll back to a generation the pipeline left earlier: every batch since went through later
+    generations, so this generation's old checkpoint must not be recovered. Recovering it would
+    generate again every batch time since it was left, on the same grid of batch times as the
+    generations that ran meanwhile (Spark aligns batch times to the interval), and a replay of one
+    of those times would overwrite what that generation delivered for it (its ledger keys, its
+    output). The first driver of the roll moves the old checkpoint aside and leaves a marker; a
+    driver of the same roll launched again (a relaunch, a YARN attempt) finds the marker and
+    recovers what the roll's own driver wrote. Returns where the old checkpoint went, or None."""
+    marker = join(checkpoint, f"{SUPERSEDED_MARKER_PREFIX}{before_ms}")
+    if files.exists(marker):
+        return None
+    aside = None
+    if files.names(checkpoint):
+        aside = f"{checkpoint.rstrip('/')}.superseded-{before_ms}"
+        files.rename(checkpoint, aside)
+        print(
+            f"generation {generation} ran before and later generations followed it: its old Spark "
+            f"checkpoint is not recovered (moved to {aside}); the generation starts afresh, KCL "
+            "resuming each shard from the lease table",
+            flush=True,
+        )
+    files.make_dirs(checkpoint)
+    files.write_text(marker, f"checkpoint of this roll, begun at {before_ms} ms\n")
+    return aside
+
+
+GRACEFUL_STOP_CEILING_SECONDS = 7 * 86400
+
+
+def graceful_stop_limit_seconds(sc: Any, default: float) -> float:
+    """Spark's graceful stop limit in this context: the ceiling for a generation created by this
+    version; a generation recovered from an older checkpoint keeps the limit it was created with."""
+    value = str(sc.getConf().get("spark.streaming.gracefulStopTimeout", "") or "")
+    if value.endswith("ms") and value[:-2].isdigit():
+        return int(value[:-2]) / 1000
+    return default
 
 
 def stop_intake(ssc: Any, timeout_seconds: float) -> None:

@@ -4,7 +4,8 @@ files, REST calls) to itself; callers see only `DriverRecord` and `DriverStatus`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from enum import Enum
 from pathlib import Path
 from typing import Protocol
@@ -114,8 +115,11 @@ class Launcher(Protocol):
         """What the driver reported once its streaming context ran; None before that."""
         ...
 
-    def stop_gracefully(self, record: DriverRecord, timeout: float) -> DriverStatus:
-        """Ask for a last batch and a clean exit; kill if it has not exited within `timeout`."""
+    def stop_gracefully(
+        self, record: DriverRecord, timeout: float, working: WorkCount | None = None
+    ) -> DriverStatus:
+        """Ask for a last batch and a clean exit; kill if it has not exited within `timeout`,
+        counted from the last time `working` went up when it is given (see QuietDeadline)."""
         ...
 
     def kill(self, record: DriverRecord) -> DriverStatus: ...
@@ -123,6 +127,33 @@ class Launcher(Protocol):
     def logs(self, record: DriverRecord, max_bytes: int = 2_000_000) -> str:
         """The end of the driver's log ("" when there is none)."""
         ...
+
+
+WorkCount = Callable[[], int | None]
+"""A count of the work a driver has done (Spark tasks finished), None when it cannot be read."""
+
+
+class QuietDeadline:
+    """A deadline `timeout` seconds away that moves on whenever `working` (read every
+    `check_seconds`) counts more work: a driver working through a long backlog is never cut off,
+    one that does nothing for `timeout` is. Without `working`, a plain deadline."""
+
+    def __init__(self, timeout: float, working: WorkCount | None = None, check_seconds: float = 5.0) -> None:
+        self.timeout, self.working, self.check_seconds = timeout, working, check_seconds
+        self.deadline = time.monotonic() + timeout
+        self.checked = time.monotonic()
+        self.count: int | None = None
+
+    def passed(self) -> bool:
+        now = time.monotonic()
+        if self.working is not None and now - self.checked >= self.check_seconds:
+            self.checked = now
+            count = self.working()
+            if count is not None and self.count is not None and count > self.count:
+                self.deadline = now + self.timeout
+            if count is not None:
+                self.count = count
+        return now >= self.deadline
 
 
 ORCHESTRATOR_ONLY_PREFIXES = ("DAGSTER_",)

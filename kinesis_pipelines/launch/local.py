@@ -26,7 +26,9 @@ from kinesis_pipelines.launch.base import (
     DriverRecord,
     DriverState,
     DriverStatus,
+    QuietDeadline,
     SubmitRequest,
+    WorkCount,
     submit_environment,
 )
 from kinesis_pipelines.launch.submit import write_submit_files
@@ -143,13 +145,15 @@ class LocalProcessLauncher:
         except (OSError, ValueError):
             return None
 
-    def stop_gracefully(self, record: DriverRecord, timeout: float = 60.0) -> DriverStatus:
+    def stop_gracefully(
+        self, record: DriverRecord, timeout: float = 60.0, working: WorkCount | None = None
+    ) -> DriverStatus:
         pid, recorded = _pid(record), record.process_identity()
         found = sameness(pid, recorded)
         if found is Sameness.SAME and alive(pid):
             (Path(record.control_dir) / control.STOP_MARKER).touch()
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and alive(pid, recorded):
+            deadline = QuietDeadline(timeout, working)
+            while not deadline.passed() and alive(pid, recorded):
                 time.sleep(0.2)
             if alive(pid, recorded):
                 stop_group(pid, grace_seconds=10, recorded=recorded)

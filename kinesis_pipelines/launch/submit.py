@@ -195,6 +195,15 @@ def generation_of(
     return checkpoint_generation(identity, code_digest(spec.job.processor))
 
 
+def superseding(request: SubmitRequest, before_ms: int) -> SubmitRequest:
+    """The request, its driver told that its generation's checkpoint, if any, predates `before_ms`
+    and the generations that ran since (a roll back to a generation the pipeline left): the
+    driver sets it aside instead of recovering it (`receiver_app.set_aside_superseded`)."""
+    config = DriverConfig.model_validate_json(request.files[control.JOB_FILE])
+    job = config.model_copy(update={"superseded_before_ms": before_ms}).model_dump_json(indent=2)
+    return request.model_copy(update={"files": {**request.files, control.JOB_FILE: job}})
+
+
 def build_submit_request(
     spec: PipelineSpec,
     plan: ReceiverPlan,

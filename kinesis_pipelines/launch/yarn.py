@@ -33,7 +33,9 @@ from kinesis_pipelines.launch.base import (
     DriverRecord,
     DriverState,
     DriverStatus,
+    QuietDeadline,
     SubmitRequest,
+    WorkCount,
     submit_environment,
 )
 from kinesis_pipelines.launch.hadoop import HadoopConf, hadoop_conf_dir, load_hadoop_conf
@@ -178,13 +180,15 @@ class YarnLauncher:
         except (OSError, ValueError, requests.RequestException):
             return None
 
-    def stop_gracefully(self, record: DriverRecord, timeout: float = 60.0) -> DriverStatus:
+    def stop_gracefully(
+        self, record: DriverRecord, timeout: float = 60.0, working: WorkCount | None = None
+    ) -> DriverStatus:
         status = self.status(record)
         if status.state is DriverState.RUNNING:
             marker = join(record.control_dir, control.STOP_MARKER)
             self.files(marker).write_text(marker, "")
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
+            deadline = QuietDeadline(timeout, working)
+            while not deadline.passed():
                 status = self.status(record)
                 if status.state is not DriverState.RUNNING:
                     return status

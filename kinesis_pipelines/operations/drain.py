@@ -3,7 +3,8 @@
 With the receivers' write-ahead log, KCL's positions move on once a block is in the log: a block
 received but not yet processed is in the old generation's checkpoint and log only. So before a new
 generation starts, the old one drains: its driver stops gracefully with no cut-off short of the
-operator's `job.drain_timeout_seconds`, processing every queued batch. A generation that could not
+operator's `job.drain_timeout_seconds` of silence (no Spark task finishing), processing every
+queued batch. A generation that could not
 drain (its driver was already dead, was killed after the timeout or mid-drain, or the orchestrator
 died mid-roll) is launched again from its own checkpoint with its stop marker placed at once: it
 recovers its checkpoint and log, processes every recovered batch, and exits. Only a driver that
@@ -23,6 +24,8 @@ from kinesis_pipelines.app.receiver_app import UNUSABLE_CHECKPOINT_EXIT_CODE
 from kinesis_pipelines.aws.connection import AwsConnection
 from kinesis_pipelines.errors import LaunchError
 from kinesis_pipelines.launch import DriverRecord, DriverState, DriverStatus, SubmitRequest
+from kinesis_pipelines.launch.base import WorkCount
+from kinesis_pipelines.operations import monitoring
 from kinesis_pipelines.operations.backends import Backends, Progress
 from kinesis_pipelines.operations.driver_steps import check_fence_free, clear_after, tail
 from kinesis_pipelines.operations.rewind import rewind_to_delivered
@@ -94,10 +97,12 @@ def retire(
         say(
             f"{spec.name}: draining {existing.driver_id} (generation {existing.generation}): its receivers "
             f"stop and every batch it received is processed before generation {new_generation} starts "
-            f"(up to {timeout:.0f} s)"
+            f"(cut off only after {timeout:.0f} s in which no Spark task finished)"
         )
         began = time.monotonic()
-        status = launcher.stop_gracefully(existing, timeout=timeout)
+        status = launcher.stop_gracefully(
+            existing, timeout=timeout, working=tasks_finished(backends, existing)
+        )
         waited = time.monotonic() - began
     elif running:
         say(f"{spec.name}: killing {existing.driver_id} (not responding); its generation is drained next")
@@ -165,7 +170,9 @@ def relaunch(
     record = launcher.submit(restored(recorded.request, backends.connection))
     store.save_driver(record)  # tracked: a roll after this orchestrator died finds it
     store.save_generation(recorded.model_copy(update={"driver_id": record.driver_id}))
-    status = launcher.stop_gracefully(record, timeout=backends.start_timeout_seconds + timeout)
+    status = launcher.stop_gracefully(
+        record, timeout=backends.start_timeout_seconds + timeout, working=tasks_finished(backends, record)
+    )
     clear_after(spec, backends, record, say)
     if status.exit_code == UNUSABLE_CHECKPOINT_EXIT_CODE:
         plan = rewind_to_delivered(spec, backends, say)
@@ -185,6 +192,19 @@ def relaunch(
             f"again (the drain is tried again). Its log ends:\n{tail(launcher.logs(record))}"
         )
     return None
+
+
+def tasks_finished(backends: Backends, record: DriverRecord) -> WorkCount:
+    """The Spark tasks a draining driver has finished, read from its own API: a drain is cut off
+    only when none finished for the drain timeout, never while the driver works through what it
+    received (a relaunched one first recovers every batch its checkpoint holds, which alone can
+    take longer than any fixed limit)."""
+
+    def finished() -> int | None:
+        counts = monitoring.executor_tasks(backends.launcher, record)
+        return counts.completed if counts else None
+
+    return finished
 
 
 def _why_not_drained(

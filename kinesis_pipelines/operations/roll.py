@@ -5,6 +5,7 @@ once), and the new driver waited for."""
 
 from __future__ import annotations
 
+import time
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -14,7 +15,7 @@ from kinesis_pipelines.aws import fence, oplock
 from kinesis_pipelines.errors import ControlRecordConflictError, LaunchError
 from kinesis_pipelines.launch import DriverRecord, DriverState
 from kinesis_pipelines.launch.runtime import spark_of, spark_version_of
-from kinesis_pipelines.launch.submit import build_submit_request
+from kinesis_pipelines.launch.submit import build_submit_request, superseding
 from kinesis_pipelines.operations.backends import Backends, Progress, quiet
 from kinesis_pipelines.operations.drain import Retired, retire, storable
 from kinesis_pipelines.operations.driver_steps import check_fence_free, clear_after, wait_started
@@ -122,6 +123,10 @@ def roll(
             say(reason)
             return _result(backends, "unchanged", existing, plan, reason=reason)
         fence.ensure_fence_table(backends.dynamodb, spec.supervision.fence_table)
+        latest = store.generation()
+        if latest is not None and latest.generation != request.generation:
+            # back to a generation the pipeline may have left: its checkpoint, if any, is stale
+            request = superseding(request, int(time.time() * 1000))
         retired = Retired()
         if existing is not None:
             retired = retire(spec, backends, existing, request.generation, graceful, say)

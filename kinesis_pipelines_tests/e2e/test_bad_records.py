@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +40,13 @@ def test_bad_records_go_to_dead_letters_and_the_job_goes_on(
     client = backends.stream.client
     before, after = unique_ids("dl-before", 400), unique_ids("dl-after", 400)
     poison = f"{POISON_PREFIX}-1"
+    # then a burst put at once: a big batch of many partitions with several bad records in it
+    burst = unique_ids("dl-burst", 1_600)
+    burst_poisons = [f"{POISON_PREFIX}-{n}" for n in range(2, 6)]
+    burst_put = list(burst)
+    for n, bad_record in enumerate(burst_poisons):
+        burst_put.insert(150 + n * 400, bad_record)
+    poisons = {poison, *burst_poisons}
     sink = job_path(spec.job.sink.path)
     put_all(client, spec.stream.name, before[:200])
     client.put_record(StreamName=spec.stream.name, Data=NOT_UTF8, PartitionKey="bytes-key")
@@ -48,12 +56,13 @@ def test_bad_records_go_to_dead_letters_and_the_job_goes_on(
     for start in range(0, len(later), 50):  # spread over several batches
         put_all(client, spec.stream.name, later[start : start + 50])
         time.sleep(0.5)
-    ids = before + after
+    put_all(client, spec.stream.name, burst_put)
+    ids = before + after + burst
 
     def settled() -> dict[str, int] | None:
         totals = read_totals(ledger_dir(spec))
-        # every record is delivered or dead-lettered: the 801 ids, the poison and the bad bytes
-        return totals if totals["admitted"] >= len(ids) + 2 else None
+        # every record is delivered or dead-lettered: the ids, the poison records and the bad bytes
+        return totals if totals["admitted"] >= len(ids) + len(poisons) + 1 else None
 
     totals = wait_for(settled, 180, "every record delivered or dead-lettered")
     report = dead_letters.list_dead_letters(spec, backends)
@@ -77,15 +86,20 @@ def test_bad_records_go_to_dead_letters_and_the_job_goes_on(
     assert bad.data() == NOT_UTF8 and bad.partition_key == "bytes-key"
     assert bad.reason.startswith("not UTF-8") and bad.sequence_number and bad.arrival_time
     assert bad.stream == spec.stream.name
-    # the batch the processor failed on: whole, with the processor's error
-    assert len(failed) == 1 and poison in in_dead_letters
-    (reason,) = failed[0].reasons
-    assert "RuntimeError: processor cannot handle 'poison-1'" in reason and "3 times" in reason
-    # every other id out exactly once; the ids of the failed batch are in the dead letters instead
-    assert tally.duplicates == 0 and tally.unexpected == 0
-    missing = set(ids) - set(out)
-    assert missing == in_dead_letters - {poison}, "an id is neither out nor in the dead letters"
-    assert missing and len(missing) < len(after)  # one batch, not the rest of the stream
+    # the batches the processor failed on: taken apart until the records it fails on are found
+    # (several in one big batch too); those records alone are dead-lettered, each with the
+    # processor's error, and the rest of each batch published
+    assert in_dead_letters == poisons, in_dead_letters
+    reasons = [reason for batch in failed for reason in batch.reasons]
+    assert "RuntimeError: processor cannot handle 'poison-1'" in reasons[0] and "3 times" in reasons[0]
+    assert all("held apart, it fails on its own" in reason for reason in reasons), reasons
+    for batch in failed:
+        failed_batch = Path(sink) / batch.name  # same batch time and prefix
+        published = [line for part in failed_batch.glob("part-*") for line in part.read_text().splitlines()]
+        print(f"failed batch {batch.name}: {len(published)} ids published, {batch.records} dead-lettered")
+        assert published and not poisons & set(published)
+    # every id out exactly once
+    assert (tally.lost, tally.duplicates, tally.unexpected) == (0, 0, 0), tally
     assert totals["dead_lettered"] == 1 + len(in_dead_letters)
     record = backends.store.driver()
     assert record is not None and backends.launcher.status(record).state.value == "RUNNING"
@@ -98,14 +112,14 @@ def test_bad_records_go_to_dead_letters_and_the_job_goes_on(
     passed, severity, _ = operations.check_results(spec, look.memory, 0)["no_dead_letters_waiting"]
     assert (passed, severity) == (False, "WARN")
 
-    # the fix: a processor that handles every record; then the replay brings the batch back once
+    # the fix: a processor that handles every record; then the replay brings the record back once
     fixed = make_spec("dead_letters", shards=1)
     operations.deploy_job(fixed, operations.backends_for(fixed))
     assert cli(["dead-letters", "--json", "--replay", str(_spec_file(fixed, sink))]) == 0
     replayed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert replayed["records"] == 1 + len(in_dead_letters)
-    wait_for(lambda: not set(ids) - set(read_output(sink)), 120, "the replayed ids out")
-    final = account([*ids, poison], read_output(sink))
+    wait_for(lambda: poisons <= set(read_output(sink)), 120, "the replayed records out")
+    final = account([*ids, *poisons], read_output(sink))
     assert (final.lost, final.duplicates) == (0, 0), final
 
     # the bytes that are not UTF-8 come back as such (a processor fix does not change them): they

@@ -21,46 +21,25 @@ import pytest
 
 from kinesis_pipelines import operations
 from kinesis_pipelines.app import control
-from kinesis_pipelines.app.sinks import read_output
-from kinesis_pipelines.home import job_path
 from kinesis_pipelines.planning.reshard import Metrics
-from kinesis_pipelines.producer import put_all, unique_ids
+from kinesis_pipelines.producer import unique_ids
 from kinesis_pipelines.spec import PipelineSpec
-from kinesis_pipelines_tests.e2e.helpers import make_spec, wait_all_out, wait_for
+from kinesis_pipelines_tests.e2e.helpers import (
+    SLOW,
+    make_spec,
+    records_out,
+    start_behind,
+    wait_all_out,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
-SLOW = "kinesis_pipelines.app.processors:slow_passthrough"  # about 100 records/s per core
-IDS = 6_000
-RATE = 300  # records/s put: three times what the processor takes
+IDS = 3_000  # put at 300/s, processed at about 100/s: most not out yet when the roll begins
 
 
 def backlog_spec(name: str, interval: float) -> PipelineSpec:
     return make_spec(name, shards=1, processor=SLOW, batch_interval_seconds=interval, executor_cores=2)
-
-
-def start_behind(spec: PipelineSpec, ids: list[str]) -> threading.Thread:
-    """Deploy, wait until the receiver reads (so batches carry 2 s of records each, not one batch
-    of everything put while KCL starts), then feed `ids` above the processor's rate; returns once
-    the job is visibly behind (some ids out, most not)."""
-    backends = operations.backends_for(spec)
-    operations.deploy(spec, backends)
-    warm, rest = ids[:20], ids[20:]
-    put_all(backends.stream.client, spec.stream.name, warm)
-    wait_all_out(spec, warm, timeout=180)
-    producer = threading.Thread(
-        target=put_all,
-        args=(backends.stream.client, spec.stream.name, rest),
-        kwargs={"rate_per_second": RATE},
-    )
-    producer.start()
-    sink = job_path(spec.job.sink.path)
-    wait_for(lambda: sum(1 for _ in read_output(sink)) >= len(warm) + 300, 180, "the first batches out")
-    return producer
-
-
-def out(spec: PipelineSpec) -> int:
-    return sum(1 for _ in read_output(job_path(spec.job.sink.path)))
 
 
 def test_a_spec_change_rolled_under_backlog_loses_nothing(local_aws, assembly_jar, cleanup_drivers) -> None:
@@ -68,7 +47,7 @@ def test_a_spec_change_rolled_under_backlog_loses_nothing(local_aws, assembly_ja
     cleanup_drivers.append(spec)
     ids = unique_ids("rollbk", IDS)
     producer = start_behind(spec, ids)
-    at_roll = out(spec)
+    at_roll = records_out(spec)
     changed = backlog_spec("roll_backlog", 3)
     progress: list[str] = []
     started = time.monotonic()
@@ -111,7 +90,7 @@ def test_a_roll_whose_old_driver_is_killed_mid_drain_loses_nothing(
     roll.start()
     wait_for(lambda: (Path(old.control_dir) / control.STOP_MARKER).exists(), 120, "the drain to begin")
     time.sleep(3)  # draining now: its receivers stopped, its queued batches being processed
-    at_kill = out(spec)
+    at_kill = records_out(spec)
     os.killpg(old.pid, signal.SIGKILL)
     roll.join(timeout=900)
     print("\n".join(progress))
@@ -136,7 +115,7 @@ def test_a_rebalance_rolled_under_backlog_loses_nothing(local_aws, assembly_jar,
     cleanup_drivers.append(spec)
     ids = unique_ids("rebalbk", IDS)
     producer = start_behind(spec, ids)
-    at_roll = out(spec)
+    at_roll = records_out(spec)
     backends = operations.backends_for(spec)
     progress: list[str] = []
     started = time.monotonic()

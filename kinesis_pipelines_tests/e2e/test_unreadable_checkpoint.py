@@ -21,13 +21,19 @@ from kinesis_pipelines.errors import LaunchError
 from kinesis_pipelines.home import job_path
 from kinesis_pipelines.launch.submit import ledger_dir
 from kinesis_pipelines.producer import put_all, unique_ids
-from kinesis_pipelines_tests.e2e.helpers import make_spec, wait_all_out, wait_for
+from kinesis_pipelines_tests.e2e.helpers import (
+    BEHIND_RATE,
+    SLOW,
+    make_spec,
+    records_out,
+    wait_all_out,
+    wait_for,
+)
 from kinesis_pipelines_tests.e2e.supervision_helpers import kill_driver
-from kinesis_pipelines_tests.e2e.test_roll_under_backlog import RATE, SLOW, out
 
 pytestmark = pytest.mark.e2e
 
-IDS = 4_000  # put at 300 records/s, processed at about 100
+IDS = 2_000  # put at 300 records/s, processed at about 100
 
 
 def behind_and_broken(name: str, cleanup_drivers: list) -> tuple:
@@ -44,12 +50,12 @@ def behind_and_broken(name: str, cleanup_drivers: list) -> tuple:
     producer = threading.Thread(
         target=put_all,
         args=(backends.stream.client, spec.stream.name, ids[len(warm) :]),
-        kwargs={"rate_per_second": RATE},
+        kwargs={"rate_per_second": BEHIND_RATE},
     )
     producer.start()
-    wait_for(lambda: out(spec) >= len(warm) + 300, 180, "some batches out")
+    wait_for(lambda: records_out(spec) >= len(warm) + 300, 180, "some batches out")
     kill_driver(spec)
-    delivered = out(spec)
+    delivered = records_out(spec)
     (lease,) = backends.app_table.leases()
     positions = read_positions(ledger_dir(spec))
     log = Path(backends.store.driver().log_location).read_text()  # type: ignore[union-attr]
