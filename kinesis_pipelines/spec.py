@@ -220,7 +220,13 @@ class BadRecordsSpec(_Model):
         examples=["s3a://my-bucket/orders-dead-letters"],
     )
     batch_attempts: int = Field(
-        3, ge=1, le=100, description="Tries of a batch's processing before it is dead-lettered whole."
+        3,
+        ge=1,
+        le=100,
+        description=(
+            "Tries of a batch's processing before it is taken apart: the records that fail on "
+            "their own are dead-lettered and the rest published."
+        ),
     )
 
     @field_validator("path")
@@ -411,9 +417,10 @@ class JobSpec(_Model):
         gt=0,
         le=7 * 86400,
         description=(
-            "How long a roll (a spec change, a rebalance) lets the old generation work through "
-            "what it received before the new one starts. Nothing received is abandoned before "
-            "then; past it the driver is killed and its generation is drained from its checkpoint."
+            "How long a roll (a spec change, a rebalance) waits for the old generation, working "
+            "through what it received, to finish a Spark task before it gives up on it: it is never "
+            "cut off while tasks finish. Past it the driver is killed and its generation is drained "
+            "from its checkpoint (with the same patience); the new generation starts only after."
         ),
     )
 
@@ -523,7 +530,32 @@ class SupervisionSpec(_Model):
 
     enabled: bool = Field(True, description="Restart a failed or stalled job automatically.")
     stall_batches: int = Field(
-        5, ge=2, le=1000, description="Stalled after this many batch intervals with no batch."
+        5,
+        ge=2,
+        le=1000,
+        description=(
+            "Stalled after this many batch intervals in which neither a batch nor a Spark task "
+            "finished (a slow batch or a recovering driver finishes tasks, and is not replaced)."
+        ),
+    )
+    startup_grace_seconds: float = Field(
+        120.0,
+        ge=0,
+        le=3600,
+        description=(
+            "How long a new driver may take to complete its first batch before silence counts as a "
+            "stall (a busy YARN queue can take minutes to give it containers)."
+        ),
+    )
+    task_stall_seconds: float = Field(
+        900.0,
+        gt=0,
+        le=86400,
+        description=(
+            "While Spark tasks run, a driver finishing no batch is working, not stalled (a big "
+            "block, a slow processor, a driver recovering a backlog), until no task has finished "
+            "for this long: a processor hung on a call with no timeout."
+        ),
     )
     lag_limit_seconds: float = Field(
         300.0, gt=0, description="Lag per shard (behind the newest record) the lag check allows."

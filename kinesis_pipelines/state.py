@@ -114,6 +114,7 @@ class SupervisorMemory(BaseModel):
 
     driver_id: str | None = None
     previous_batches: int = 0
+    previous_tasks: int = 0  # Spark tasks the driver had finished at the last look
     progress_at: float | None = None
     healthy_since: float | None = None
     health: str = "not_deployed"

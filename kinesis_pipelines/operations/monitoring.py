@@ -4,7 +4,7 @@ far behind its shards are (the lease table's checkpoints against the stream's ti
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 import requests
 from pydantic import BaseModel, ConfigDict
@@ -31,6 +31,25 @@ def driver_api(launcher: Launcher, record: DriverRecord, path: str, timeout: flo
 
 def streaming_statistics(launcher: Launcher, record: DriverRecord) -> dict[str, Any] | None:
     return driver_api(launcher, record, "streaming/statistics")
+
+
+class TaskCounts(NamedTuple):
+    completed: int  # tasks the driver's executors finished so far
+    active: int  # tasks running now, the receivers' long-lived ones included
+
+
+def executor_tasks(launcher: Launcher, record: DriverRecord) -> TaskCounts | None:
+    """The tasks of the driver's executors, from Spark's core API (up before the streaming one),
+    or None while it does not answer."""
+    executors = driver_api(launcher, record, "allexecutors")
+    if executors is None:
+        return None
+    return TaskCounts(
+        completed=sum(int(executor.get("completedTasks", 0)) for executor in executors),
+        active=sum(
+            int(executor.get("activeTasks", 0)) for executor in executors if executor.get("isActive", True)
+        ),
+    )
 
 
 def completed_batches(launcher: Launcher, record: DriverRecord) -> list[dict[str, Any]]:

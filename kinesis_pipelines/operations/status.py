@@ -87,7 +87,10 @@ def pipeline_status(spec: PipelineSpec, backends: Backends, now: float | None = 
         progress_at=memory.progress_at if memory.driver_id == record.driver_id else None,
         batch_interval_seconds=spec.job.batch_interval_seconds,
         stall_batches=spec.supervision.stall_batches,
+        startup_grace_seconds=spec.supervision.startup_grace_seconds,
+        task_stall_seconds=spec.supervision.task_stall_seconds,
         started_at=started_at,
+        previous_tasks=memory.previous_tasks if memory.driver_id == record.driver_id else 0,
     )
     running = status.state is DriverState.RUNNING
     batches = monitoring.completed_batches(backends.launcher, record) if running else []

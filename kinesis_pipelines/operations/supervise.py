@@ -79,6 +79,7 @@ def observe(
     status = backends.launcher.status(record)
     running = status.state is DriverState.RUNNING
     stats = (monitoring.streaming_statistics(backends.launcher, record) if running else None) or {}
+    tasks = monitoring.executor_tasks(backends.launcher, record) if running else None
     observation = Observation(
         deployed=True,
         running=running,
@@ -89,6 +90,8 @@ def observe(
         receivers=record.receivers,
         active_receivers=stats.get("numActiveReceivers", 0),
         completed_batches=stats.get("numTotalCompletedBatches", 0),
+        completed_tasks=tasks.completed if tasks else None,
+        running_tasks=max(0, tasks.active - record.receivers) if tasks else 0,
     )
     return record, status, observation, stats
 
@@ -121,8 +124,8 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
     if record is not None and driver_key != memory.driver_id:
         # a new driver: its batches count from zero, its progress from its start
         memory = memory.model_copy(
-            update={"driver_id": driver_key, "previous_batches": 0, "progress_at": None,
-                    "failure": None, "reading_at": None}
+            update={"driver_id": driver_key, "previous_batches": 0, "previous_tasks": 0,
+                    "progress_at": None, "failure": None, "reading_at": None}
         )  # fmt: skip
     started_at = now
     if record is not None:
@@ -134,7 +137,10 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
         progress_at=memory.progress_at,
         batch_interval_seconds=spec.job.batch_interval_seconds,
         stall_batches=spec.supervision.stall_batches,
+        startup_grace_seconds=spec.supervision.startup_grace_seconds,
+        task_stall_seconds=spec.supervision.task_stall_seconds,
         started_at=started_at,
+        previous_tasks=memory.previous_tasks,
     )
     batches = (
         monitoring.completed_batches(backends.launcher, record) if record and observation.running else []
@@ -174,20 +180,25 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
             retryable=kind is None or kind in RETRYABLE,
         )
         gave_up = None if decision.restart or decision.wait_seconds > 0 else decision.reason
+        # keyed by the attempt: a request for an attempt YARN has since replaced does not stand
+        # for the next one
         pending = (
             record is not None
-            and requested_for == record.driver_id
+            and requested_for == driver_key
             and requested_at is not None
             and now - requested_at < RESTART_REQUEST_PATIENCE_SECONDS
         )
         request = decision.restart and not pending
         if request and record is not None:
-            requested_for, requested_at = record.driver_id, now
+            requested_for, requested_at = driver_key, now
     elif verdict.health is Health.HEALTHY:
-        gave_up = None
+        # healthy again: a request made before stands for nothing now (the restart run finds the
+        # driver it was asked to replace healthy, or gone)
+        gave_up, requested_for, requested_at = None, None, None
     new_memory = memory.model_copy(
         update={
             "previous_batches": verdict.completed_batches,
+            "previous_tasks": verdict.completed_tasks,
             "progress_at": verdict.progress_at,
             "healthy_since": healthy_since,
             "health": verdict.health.value,

@@ -74,6 +74,15 @@ class Observation(BaseModel):
     receivers: int = 0
     active_receivers: int = 0
     completed_batches: int = 0
+    # Spark tasks the driver finished (its executors' count, from Spark's own API, which answers
+    # before the streaming API does): a driver working through a long batch, or through the batches
+    # its checkpoint holds (inside StreamingContext.start, before the streaming API is up),
+    # finishes tasks while it completes no batch
+    completed_tasks: int | None = None
+    # Spark tasks running now besides the receivers' own (each receiver is a task that never ends):
+    # a batch whose tasks take longer than the stall limit (a big block, a slow processor) is
+    # working, not stalled
+    running_tasks: int = 0
 
 
 class HealthVerdict(BaseModel):
@@ -81,8 +90,9 @@ class HealthVerdict(BaseModel):
 
     health: Health
     reason: str
-    progress_at: float | None  # when batches last advanced (carried between looks)
+    progress_at: float | None  # when batches or tasks last advanced (carried between looks)
     completed_batches: int
+    completed_tasks: int = 0
 
 
 def classify(
@@ -94,9 +104,17 @@ def classify(
     stall_batches: int,
     started_at: float,
     startup_grace_seconds: float = 120.0,
+    previous_tasks: int = 0,
+    task_stall_seconds: float = 900.0,
 ) -> HealthVerdict:
-    """healthy / stalled (no batch for `stall_batches` intervals, receivers inactive, API silent)
-    / failed (driver gone or exited non-zero) / stopped on purpose."""
+    """healthy / stalled (for `stall_batches` intervals neither a batch nor a task finished,
+    receivers inactive, API silent) / failed (driver gone or exited non-zero) / stopped on purpose.
+
+    A slow driver is not a stalled one: a batch that takes longer than the stall limit, or a
+    restarted driver generating and running the batches its checkpoint holds, finishes tasks, and
+    a task longer than the stall limit is running. Only a driver that finishes nothing, with no
+    task running (or none finishing for `task_stall_seconds`: a processor hung on a call), is
+    replaced; a replacement would start that work over."""
     if not observation.deployed:
         return HealthVerdict(
             health=Health.NOT_DEPLOYED, reason="never deployed", progress_at=None, completed_batches=0
@@ -125,41 +143,62 @@ def classify(
             completed_batches=previous_batches,
         )
     batches = max(observation.completed_batches, previous_batches)
-    if observation.completed_batches > previous_batches or progress_at is None:
-        progress_at = now if observation.api_responding else (progress_at or started_at)
+    tasks = max(observation.completed_tasks or 0, previous_tasks)
+    working = (observation.completed_tasks or 0) > previous_tasks
+    if observation.completed_batches > previous_batches or working or progress_at is None:
+        answered = observation.api_responding or observation.completed_tasks is not None
+        progress_at = now if answered else (progress_at or started_at)
     quiet = now - progress_at
     limit = stall_batches * batch_interval_seconds
     # Grace only until the driver has shown progress once: a driver that completed batches and
     # then went quiet is stalled however young it is.
+    # Tasks do not end the grace: Spark runs a short job of its own when receivers start (and a
+    # recovering driver finishes tasks long before its first batch), so a task count says nothing
+    # about whether the streaming context is up.
     in_grace = now - started_at < startup_grace_seconds and batches == 0
-    if not observation.api_responding:
-        if quiet > limit and not in_grace:
-            return HealthVerdict(
-                health=Health.STALLED,
-                reason=f"driver alive but its monitoring API silent for {quiet:.0f} s",
-                progress_at=progress_at,
-                completed_batches=batches,
-            )
+
+    def verdict(health: Health, reason: str) -> HealthVerdict:
         return HealthVerdict(
-            health=Health.HEALTHY, reason="starting", progress_at=progress_at, completed_batches=batches
-        )
-    if quiet > limit and not in_grace:
-        return HealthVerdict(
-            health=Health.STALLED,
-            reason=f"no batch completed for {quiet:.0f} s ({stall_batches} intervals)",
+            health=health,
+            reason=reason,
             progress_at=progress_at,
             completed_batches=batches,
+            completed_tasks=tasks,
+        )
+
+    # tasks running (besides the receivers) and one finished within task_stall_seconds: working
+    busy = observation.running_tasks > 0 and quiet <= task_stall_seconds
+    running = f"{observation.running_tasks} tasks running, none finished for {quiet:.0f} s"
+    if not observation.api_responding:
+        if quiet > limit and busy:
+            return verdict(
+                Health.HEALTHY, f"recovering: running the batches its checkpoint holds ({running})"
+            )
+        if quiet > limit and not in_grace:
+            return verdict(
+                Health.STALLED,
+                f"driver alive but nothing finished and its monitoring API silent for {quiet:.0f} s",
+            )
+        if working:
+            return verdict(
+                Health.HEALTHY, "recovering: running the batches its checkpoint holds (tasks finishing)"
+            )
+        return verdict(Health.HEALTHY, "starting")
+    if quiet > limit and busy:
+        return verdict(Health.HEALTHY, f"a batch in progress ({running})")
+    if quiet > limit and not in_grace:
+        hung = f"; {observation.running_tasks} tasks running" if observation.running_tasks else ""
+        return verdict(
+            Health.STALLED,
+            f"no batch or task finished for {quiet:.0f} s ({stall_batches} intervals){hung}",
         )
     if observation.active_receivers < observation.receivers and not in_grace:
-        return HealthVerdict(
-            health=Health.STALLED,
-            reason=f"{observation.active_receivers} of {observation.receivers} receivers active",
-            progress_at=progress_at,
-            completed_batches=batches,
+        return verdict(
+            Health.STALLED, f"{observation.active_receivers} of {observation.receivers} receivers active"
         )
-    return HealthVerdict(
-        health=Health.HEALTHY, reason="batches completing", progress_at=progress_at, completed_batches=batches
-    )
+    if observation.completed_batches <= previous_batches and working:
+        return verdict(Health.HEALTHY, "a batch in progress (tasks finishing)")
+    return verdict(Health.HEALTHY, "batches completing")
 
 
 def classify_failure(exit_code: int | None, log_tail: str) -> FailureKind:

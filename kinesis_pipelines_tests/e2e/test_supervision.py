@@ -3,6 +3,7 @@ restart job replaces it from its checkpoints; no record is lost, duplicates are 
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -13,11 +14,19 @@ import pytest
 from kinesis_pipelines import operations
 from kinesis_pipelines.app.delivery import read_totals
 from kinesis_pipelines.errors import LaunchError
+from kinesis_pipelines.home import HOME_ENV
 from kinesis_pipelines.launch.submit import ledger_dir
 from kinesis_pipelines.operations import backends_for
 from kinesis_pipelines.processes import alive
 from kinesis_pipelines.producer import put_all, unique_ids
-from kinesis_pipelines_tests.e2e.helpers import make_spec, materialize, wait_all_out, wait_for
+from kinesis_pipelines_tests.e2e.helpers import (
+    SLOW,
+    make_spec,
+    materialize,
+    start_behind,
+    wait_all_out,
+    wait_for,
+)
 from kinesis_pipelines_tests.e2e.supervision_helpers import (
     Supervisor,
     group_members,
@@ -135,6 +144,10 @@ def test_processor_failing_every_batch_is_not_restarted_forever(
     # with the `fail` policy (the default dead-letters such batches and goes on: e2e/test_bad_records.py)
     failing = "kinesis_pipelines.app.processors:fail_every_batch"
     spec = supervised_spec("failing", processor=failing, bad_records={"policy": "fail"})
+    # one attempt: the local launcher's relaunch in place has its own test above; here the
+    # supervisor alone decides (each attempt costs a Spark start, leases and KCL's first read)
+    policy = spec.supervision.restart.model_copy(update={"driver_attempts": 1})
+    spec = spec.model_copy(update={"supervision": spec.supervision.model_copy(update={"restart": policy})})
     cleanup_drivers.append(spec)
     materialize(spec)
     supervisor = Supervisor(spec, dg.DagsterInstance.ephemeral())
@@ -202,13 +215,12 @@ def test_two_deploys_at_once_leave_exactly_one_driver(local_aws, assembly_jar, c
     actions = sorted(getattr(r, "action", "refused") for r in results)
     assert actions == ["started", "unchanged"], results
     time.sleep(3)
-    drivers = [p for p in _all_drivers() if f"/pipelines/{spec.name}/" in p[1]]
+    ours = f"{os.environ[HOME_ENV]}/pipelines/{spec.name}/"  # this session's, not another worker's
+    drivers = [p for p in _all_drivers() if ours in p[1]]
     assert len(drivers) == 1, drivers
 
 
 def _all_drivers() -> list[tuple[int, str]]:
-    import os
-
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -221,3 +233,59 @@ def _all_drivers() -> list[tuple[int, str]]:
             if is_driver and "kinesis_pipelines.launch.attempts" not in cmdline:  # not its runner
                 found.append((int(entry), cmdline))
     return found
+
+
+def test_a_driver_killed_far_behind_is_restarted_once_and_left_to_recover(
+    local_aws, assembly_jar, cleanup_drivers
+) -> None:
+    """A driver SIGKILLed with thousands of records received and not processed is replaced once;
+    its successor recovers them from the write-ahead log (Spark allocates them all to its first
+    batch, and generates the batches it missed inside StreamingContext.start, before the streaming
+    API answers) and works for longer than the startup grace and the stall limit without completing
+    a batch. The supervisor, looking every second, must see its finishing tasks as progress and
+    leave it alone: a replacement would start that work over, and so would the next one."""
+    # 4 s batches cut 2 s blocks: at 600 ids/s a block is about 1,200 records, a 12 s task at
+    # SLOW's 10 ms a record
+    spec = make_spec(
+        "recovering",
+        shards=1,
+        processor=SLOW,
+        executor_cores=2,
+        write_ahead_log=True,
+        batch_interval_seconds=4,
+    )
+    supervision = {
+        "restart": {"backoff_seconds": 1, "budget": 5},
+        # an 8 s stall limit: shorter than one recovered task, so the looks must see tasks running
+        # with none finished past the limit; longer than the driver's own work between two tasks
+        # (publishing a batch, generating the next) on a loaded 2-core host, which took over 4 s
+        "stall_batches": 2,
+        # the first recovered batch holds every block the killed driver had (about 40 s of work),
+        # well past this grace; a replacement's start (JVM, leases, the write-ahead log) within it
+        "startup_grace_seconds": 20,
+    }
+    spec = spec.model_copy(update={"supervision": spec.supervision.model_validate(supervision)})
+    cleanup_drivers.append(spec)
+    ids = unique_ids("recover", 5_000)
+    producer = start_behind(spec, ids, rate=600)
+    producer.join()
+    at_kill = wait_all_out(spec, ids, timeout=0).distinct
+    kill_driver(spec, signal.SIGKILL)
+    supervisor = Supervisor(spec, dg.DagsterInstance.ephemeral())
+    supervisor.tick_until_restarted()
+    backends = backends_for(spec)
+    reasons: list[str] = []
+    deadline = time.monotonic() + 600
+    tally = wait_all_out(spec, ids, timeout=0)
+    while tally.lost and time.monotonic() < deadline:
+        supervisor.tick()
+        memory = backends.store.supervisor()
+        reasons.append(f"{memory.driver_id} {memory.previous_batches} batches: {memory.reason}")
+        time.sleep(1)
+        tally = wait_all_out(spec, ids, timeout=0)
+    print(f"{at_kill} of {len(ids)} ids out at the kill; {tally.model_dump()}; looks:")
+    print("\n".join(reasons))
+    assert (tally.lost, tally.duplicates) == (0, 0), tally
+    # the path under test was walked: past the grace and the stall limit, tasks running, no batch
+    assert any("tasks running, none finished" in reason for reason in reasons), reasons
+    assert len(supervisor.restart_runs) == 1, [r for r in reasons if "no batch" in r]

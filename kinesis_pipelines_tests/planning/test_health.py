@@ -3,6 +3,7 @@ from __future__ import annotations
 from kinesis_pipelines.planning.health import (
     FailureKind,
     Health,
+    HealthVerdict,
     Observation,
     classify,
     classify_failure,
@@ -14,7 +15,10 @@ RUNNING = Observation(
 )
 
 
-def look(obs: Observation, now: float, previous: int = 10, progress_at: float | None = 100.0):
+def look(
+    obs: Observation, now: float, previous: int = 10, progress_at: float | None = 100.0, **more: float
+) -> HealthVerdict:
+    """One classification with a 2 s interval, 5 stall batches and a driver started at 0."""
     return classify(
         obs,
         now=now,
@@ -23,6 +27,7 @@ def look(obs: Observation, now: float, previous: int = 10, progress_at: float | 
         batch_interval_seconds=2,
         stall_batches=5,
         started_at=0,
+        **more,  # type: ignore[arg-type]
     )
 
 
@@ -33,7 +38,7 @@ def test_batches_advancing_is_healthy() -> None:
 
 def test_no_batch_for_k_intervals_is_stalled() -> None:
     verdict = look(RUNNING, now=311, progress_at=300)  # 11 s quiet > 5 x 2 s
-    assert verdict.health is Health.STALLED and "no batch completed" in verdict.reason
+    assert verdict.health is Health.STALLED and "no batch or task finished" in verdict.reason
 
 
 def test_silent_api_is_stalled_after_k_intervals() -> None:
@@ -116,3 +121,70 @@ def test_an_unmeasured_lag_is_unknown_never_within_the_limit() -> None:
     over = classify_lag({"shardId-0": 10, "shardId-1": 2_500}, 1_000, None)
     assert over.health is LagHealth.OVER and "shardId-1" in over.reason and "2.5 s" in over.reason
     assert classify_lag({}, 1_000, None).reason == "no lease checkpoints yet"
+
+
+def test_a_long_batch_whose_tasks_finish_is_not_stalled() -> None:
+    """No batch for 200 s (100 intervals), but tasks finishing: slow, not stalled."""
+    working = RUNNING.model_copy(update={"completed_tasks": 40})
+    verdict = look(working, now=300, previous=10, progress_at=100, previous_tasks=25)
+    assert verdict.health is Health.HEALTHY and "tasks finishing" in verdict.reason
+    assert (verdict.progress_at, verdict.completed_tasks) == (300, 40)
+    # the same driver, nothing finished since: stalled once the limit has passed
+    idle = look(working, now=311, previous=10, progress_at=300, previous_tasks=40)
+    assert idle.health is Health.STALLED and "no batch or task finished" in idle.reason
+
+
+def test_a_driver_recovering_its_checkpoint_before_the_streaming_api_answers_is_not_stalled() -> None:
+    """Inside StreamingContext.start, running the batches its checkpoint holds: the streaming API
+    is not up, Spark's is, and tasks finish."""
+    recovering = RUNNING.model_copy(
+        update={"api_responding": False, "completed_batches": 0, "completed_tasks": 900}
+    )
+    verdict = look(recovering, now=1000, previous=0, progress_at=700, previous_tasks=850)
+    assert verdict.health is Health.HEALTHY and verdict.reason.startswith("recovering")
+    silent = recovering.model_copy(update={"completed_tasks": None})
+    stalled = look(silent, now=1000, previous=0, progress_at=700, previous_tasks=850)
+    assert stalled.health is Health.STALLED and "API silent" in stalled.reason
+
+
+def test_tasks_of_sparks_own_startup_job_do_not_end_the_grace() -> None:
+    """When receivers start, Spark runs a short job of its own (its tasks finish at once); the
+    streaming API comes up later. The YARN supervision test caught a version that ended the grace
+    on those tasks and called a starting driver stalled (and asked for its restart)."""
+    starting = RUNNING.model_copy(
+        update={"api_responding": False, "completed_batches": 0, "completed_tasks": 50}
+    )
+    first = look(starting, now=5, previous=0, progress_at=None, previous_tasks=0)
+    later = look(
+        starting, now=60, previous=0, progress_at=first.progress_at, previous_tasks=first.completed_tasks
+    )
+    assert later.health is Health.HEALTHY and later.reason == "starting", later
+    # past the grace, with nothing finishing since: stalled
+    hung = look(
+        starting, now=200, previous=0, progress_at=first.progress_at, previous_tasks=first.completed_tasks
+    )
+    assert hung.health is Health.STALLED
+
+
+def test_a_task_longer_than_the_stall_limit_is_working_until_the_task_limit() -> None:
+    """A big block under a slow processor: one task runs for longer than the stall limit and
+    nothing finishes meanwhile. Working while tasks run; stalled once none has finished for
+    task_stall_seconds (a processor hung on a call), or when nothing runs at all."""
+    long_task = RUNNING.model_copy(update={"completed_tasks": 40, "running_tasks": 1})
+
+    def at(now: float, obs: Observation = long_task) -> HealthVerdict:
+        return classify(
+            obs, now=now, previous_batches=10, progress_at=100, batch_interval_seconds=2, stall_batches=5,
+            started_at=0, previous_tasks=40, task_stall_seconds=60,
+        )  # fmt: skip
+
+    working = at(130)
+    assert working.health is Health.HEALTHY and "1 tasks running, none finished for 30 s" in working.reason
+    assert working.progress_at == 100  # running is not finishing: the clock keeps going
+    hung = at(161)
+    assert hung.health is Health.STALLED and "1 tasks running" in hung.reason
+    idle = at(130, long_task.model_copy(update={"running_tasks": 0}))
+    assert idle.health is Health.STALLED
+    # the same before the streaming API answers (a driver recovering inside StreamingContext.start)
+    recovering = at(130, long_task.model_copy(update={"api_responding": False, "completed_batches": 0}))
+    assert recovering.health is Health.HEALTHY and recovering.reason.startswith("recovering")
