@@ -77,8 +77,14 @@ def running_state(home: Path | None = None) -> LocalAwsState:
     return state
 
 
-KINESIS_SAVE_WAIT_SECONDS = 5.0
-"""How long a stop waits for kinesis-mock's next save (it saves every second)."""
+KINESIS_SAVE_INTERVAL_SECONDS = 5
+"""How often kinesis-mock saves its streams (PERSIST_INTERVAL). Each save rewrites one JSON file
+of every record the emulator holds, so its cost grows with the records put: saving every second,
+the emulator's node process took most of a core after 7 minutes of a 30 records/s run
+(bench/faults.py), slowing every Kinesis call of the job it serves. A stop waits for the next
+save, so nothing acknowledged is lost either way."""
+KINESIS_SAVE_WAIT_SECONDS = KINESIS_SAVE_INTERVAL_SECONDS + 10.0
+"""How long a stop waits for kinesis-mock's next whole save."""
 
 
 def kinesis_data_file(home: Path) -> Path:
@@ -189,7 +195,7 @@ class LocalAws:
             "LOG_LEVEL": "WARN",
             "SHOULD_PERSIST_DATA": "true",
             "PERSIST_PATH": str(saved.parent),
-            "PERSIST_INTERVAL": "1s",
+            "PERSIST_INTERVAL": f"{KINESIS_SAVE_INTERVAL_SECONDS}s",
             # AWS's default account shard quota in the large regions (kinesis-mock's own is 50)
             "SHARD_LIMIT": "500",
         }
@@ -281,7 +287,7 @@ class LocalAws:
         return self.state
 
     def _stop_server(self, name: str, pid: int, grace_seconds: float) -> None:
-        """Stop one server. kinesis-mock saves its streams every second (PERSIST_INTERVAL) by
+        """Stop one server. kinesis-mock saves its streams every few seconds (PERSIST_INTERVAL) by
         rewriting its data file in place, and not when it stops: so the stop waits for a whole save
         that began after it was asked for (everything acknowledged before is in it), and if the
         stop ends it mid-save (an empty file, on which it cannot start again), puts that save back."""

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from kinesis_pipelines.emulators.local_aws import LocalAws
@@ -39,6 +41,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 "\n".join(lines[-DRIVER_LOG_LINES:]),
             )
         )
+
+
+@pytest.fixture(autouse=True)
+def delete_new_streams(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The streams a test created on the session's embedded AWS are deleted after it (after its
+    drivers are stopped): kinesis-mock rewrites every record it holds at each save, so records
+    that earlier tests left behind would slow every Kinesis call of the tests after them."""
+    if "local_aws" not in request.fixturenames:
+        yield
+        return
+    state = request.getfixturevalue("local_aws")
+    client = boto3.client(
+        "kinesis", region_name="us-east-1", endpoint_url=state.endpoint("kinesis"), verify=state.ca_bundle
+    )
+    before = set(_stream_names(client))
+    yield
+    for name in sorted(set(_stream_names(client)) - before):
+        with contextlib.suppress(client.exceptions.ResourceNotFoundException):
+            client.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+
+
+def _stream_names(client: Any) -> list[str]:
+    return [name for page in client.get_paginator("list_streams").paginate() for name in page["StreamNames"]]
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -10,10 +11,13 @@ import dagster as dg
 
 from kinesis_pipelines.app.sinks import read_output
 from kinesis_pipelines.home import job_path
-from kinesis_pipelines.operations import backends_for, monitoring
+from kinesis_pipelines.operations import backends_for, deploy, monitoring
 from kinesis_pipelines.orchestration import build_definitions
-from kinesis_pipelines.producer import Accounting, account
+from kinesis_pipelines.producer import Accounting, account, put_all
 from kinesis_pipelines.spec import PipelineSpec
+
+SLOW = "kinesis_pipelines.app.processors:slow_passthrough"  # about 100 records/s per core
+BEHIND_RATE = 300  # records/s put by start_behind: three times what SLOW takes on one core
 
 
 def make_spec(name: str, shards: int, **job: Any) -> PipelineSpec:
@@ -82,3 +86,28 @@ def active_receivers(spec: PipelineSpec) -> list[dict[str, Any]]:
     record = backends.store.driver()
     assert record is not None
     return [r for r in monitoring.receivers(backends.launcher, record) if r.get("isActive")]
+
+
+def records_out(spec: PipelineSpec) -> int:
+    """Records in the pipeline's sink so far (duplicates included)."""
+    return sum(1 for _ in read_output(job_path(spec.job.sink.path)))
+
+
+def start_behind(spec: PipelineSpec, ids: list[str], rate: float = BEHIND_RATE) -> threading.Thread:
+    """Deploy, wait until the receiver reads (so batches carry 2 s of records each, not one batch
+    of everything put while KCL starts), then feed `ids` above the processor's rate; returns once
+    the job is visibly behind (some ids out, most not)."""
+    backends = backends_for(spec)
+    deploy(spec, backends)
+    warm, rest = ids[:20], ids[20:]
+    put_all(backends.stream.client, spec.stream.name, warm)
+    wait_all_out(spec, warm, timeout=180)
+    producer = threading.Thread(
+        target=put_all,
+        args=(backends.stream.client, spec.stream.name, rest),
+        kwargs={"rate_per_second": rate},
+    )
+    producer.start()
+    sink = job_path(spec.job.sink.path)
+    wait_for(lambda: sum(1 for _ in read_output(sink)) >= len(warm) + 300, 180, "the first batches out")
+    return producer

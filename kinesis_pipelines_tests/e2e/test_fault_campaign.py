@@ -2,12 +2,12 @@
 a short, seeded fault campaign (bench/faults.py runs the long one, with every fault kind) on one
 running pipeline while ids and bad records are produced; then every id is accounted for.
 
-The suite's run takes the kinds no other test covers, one after the other: the orchestrator
-killed in the middle of a roll, an emulator restart, a DynamoDB partition of the driver's fence
-client; bad records (not UTF-8, poison) arrive throughout. A driver kill, a spec change and a
-rebalance each have their own tests (e2e/test_supervision.py, e2e/test_roll_under_backlog.py), and
-every kind at least once costs about 13 minutes on this machine
-(kinesis_pipelines_tests/support/fault_campaign.py)."""
+The suite's run takes the kind no other test covers: the orchestrator killed in the middle of a
+roll; bad records (not UTF-8, poison) arrive throughout. Every other kind has its own test: a
+driver kill (e2e/test_supervision.py), a spec change and a rebalance under backlog
+(e2e/test_roll_under_backlog.py), an emulator restart (e2e/test_emulator_outages.py), a DynamoDB
+partition of the fence client (e2e/test_split_driver_fencing.py). Every kind at least once, one
+after the other, took 14 to 30 minutes of the suite on this machine; bench/faults.py runs them all."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from kinesis_pipelines_tests.support.fault_run import run_campaign
 pytestmark = pytest.mark.e2e
 
 SEED = 19
-SUITE_KINDS = ("orchestrator_kill", "emulator_restart", "dynamodb_partition")
+SUITE_KINDS = ("orchestrator_kill",)
 
 
 def test_every_id_delivered_once_or_dead_lettered_under_a_fault_campaign(
@@ -37,7 +37,7 @@ def test_every_id_delivered_once_or_dead_lettered_under_a_fault_campaign(
         seed=SEED,
         minutes=1,
         rate=40,
-        bad_every=40,
+        bad_every=20,  # at most 30 s apart: at least 2 in the 20 s baseline and 60 s of faults
         kinds=SUITE_KINDS,
         gap=(5, 15),
         name="campaign",

@@ -23,7 +23,6 @@ import os
 import shutil
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -37,6 +36,7 @@ from kinesis_pipelines.producer import put_all, unique_ids
 from kinesis_pipelines.spec import PipelineSpec, load_spec
 from kinesis_pipelines_tests.e2e.helpers import wait_all_out, wait_for
 from kinesis_pipelines_tests.e2e.supervision_helpers import group_members
+from kinesis_pipelines_tests.support.background import Background
 from kinesis_pipelines_tests.support.dagster_services import (
     LOCATION,
     REPO,
@@ -201,43 +201,36 @@ def health_sensor_paused(instance: ProductionInstance, spec: PipelineSpec) -> It
         assert started["__typename"] == "Sensor" and started["sensorState"]["status"] == "RUNNING", started
 
 
-class Trickle:
+class Trickle(Background):
     """Puts ids on the stream, a few every second, from a thread, until stopped."""
 
+    join_seconds = 60.0
+
     def __init__(self, spec: PipelineSpec, ids: list[str], per_second: int = 20) -> None:
+        super().__init__("trickle")
         self.client = backends_for(spec).stream.client
         self.stream = spec.stream.name
         self.ids = ids
         self.per_second = per_second
         self.sent: list[str] = []
         self.error: BaseException | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="trickle", daemon=True)
 
-    def _run(self) -> None:
+    def run(self) -> None:
         try:
-            while not self._stop.is_set() and len(self.sent) < len(self.ids):
+            while not self.stopping.is_set() and len(self.sent) < len(self.ids):
                 chunk = self.ids[len(self.sent) : len(self.sent) + self.per_second]
                 put_all(self.client, self.stream, chunk)
                 self.sent += chunk
-                self._stop.wait(1.0)
+                self.stopping.wait(1.0)
         except BaseException as exc:  # reported by check()
             self.error = exc
-
-    def __enter__(self) -> Trickle:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=60)
 
     def check(self) -> list[str]:
         assert self.error is None, f"the producer failed: {self.error!r}"
         return self.sent
 
 
-class Sampler:
+class Sampler(Background):
     """The driver's own view (Spark's streaming statistics) every few seconds, from a thread: what
     a failure needs to tell a driver the restarts broke from one this busy machine starved."""
 
@@ -245,14 +238,13 @@ class Sampler:
               "numActiveReceivers", "avgSchedulingDelay")  # fmt: skip
 
     def __init__(self, spec: PipelineSpec, every: float = 3.0) -> None:
+        super().__init__("sampler")
         self.backends = backends_for(spec)
         self.every = every
         self.samples: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
+    def run(self) -> None:
+        while not self.stopping.wait(self.every):
             try:
                 record = self.backends.store.driver()
                 stats = monitoring.streaming_statistics(self.backends.launcher, record) if record else None
@@ -261,13 +253,7 @@ class Sampler:
                 said = f"{type(exc).__name__}: {exc}"
             self.samples.append(f"{time.strftime('%H:%M:%S')} {said}")
 
-    def __enter__(self) -> Sampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
+    def finished(self) -> None:
         print(f"the driver's statistics ({', '.join(self.FIELDS)}):\n" + "\n".join(self.samples))
 
 

@@ -72,7 +72,7 @@ class FakeDriverLauncher:
         except (OSError, ValueError):
             return None
 
-    def stop_gracefully(self, record: DriverRecord, timeout: float) -> DriverStatus:
+    def stop_gracefully(self, record: DriverRecord, timeout: float, working: object = None) -> DriverStatus:
         if alive(record.pid or 0):
             (Path(record.control_dir) / control.STOP_MARKER).touch()
             deadline = time.monotonic() + timeout

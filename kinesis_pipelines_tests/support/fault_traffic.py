@@ -41,9 +41,11 @@ def not_utf8(run_id: str, n: int) -> bytes:
 
 class Producer(threading.Thread):
     """Puts `run_id-000000001`, ... at `rate` records/s until stopped, plus a bad record every
-    `bad_every` seconds on average (alternately not UTF-8 and poison). A fault that takes `gate`
-    pauses it. A put that raised may or may not have been written: its ids are `ambiguous` (a
-    retry can then put them twice, which is the producer's duplicate, not the pipeline's)."""
+    `bad_every` seconds on average and never more than one and a half times that apart
+    (alternately not UTF-8 and poison), so a run of known length has a known least number of
+    them. A fault that takes `gate` pauses it. A put that raised may or may not have been
+    written: its ids are `ambiguous` (a retry can then put them twice, which is the producer's
+    duplicate, not the pipeline's)."""
 
     def __init__(
         self, client: Any, stream: str, run_id: str, rate: float, bad_every: float, seed: int
@@ -62,7 +64,7 @@ class Producer(threading.Thread):
 
     def run(self) -> None:
         started = time.monotonic()
-        next_bad = time.time() + self.rng.expovariate(1 / self.bad_every) if self.bad_every else None
+        next_bad = time.time() + self._bad_gap() if self.bad_every else None
         sent = 0
         while not self.stopping.is_set():
             due = int((time.monotonic() - started) * self.rate) - sent
@@ -74,8 +76,11 @@ class Producer(threading.Thread):
             if next_bad is not None and time.time() >= next_bad:
                 with self.gate:
                     self.put_bad()
-                next_bad = time.time() + self.rng.expovariate(1 / self.bad_every)
+                next_bad = time.time() + self._bad_gap()
             time.sleep(TICK_SECONDS)
+
+    def _bad_gap(self) -> float:
+        return self.bad_every * self.rng.uniform(0.5, 1.5)
 
     def put_bad(self, kind: str | None = None) -> BadRecord:
         """One bad record now; alternately not UTF-8 and poison unless `kind` says which."""
