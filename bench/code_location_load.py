@@ -4,7 +4,8 @@
 
 Each size is a fresh throwaway dg project loaded in a fresh interpreter, the way the webserver
 and daemon load a code location: `dagster definitions validate` would add CLI start-up, so the
-child process times `load_project_definitions(...).get_repository_def()` and reports its own
+child process times `dg.load_from_defs_folder(project_root=...).get_repository_def()` (what a
+stock dg project's definitions.py calls) and reports its own
 peak RSS.
 """
 
@@ -32,10 +33,10 @@ CHILD = textwrap.dedent(
     """
     import json, resource, sys, time
     t0 = time.perf_counter()
-    import dagster  # noqa: F401
-    from kinesis_pipelines.definitions import load_project_definitions
+    import dagster as dg
+    import kinesis_pipelines.components  # noqa: F401
     imported = time.perf_counter()
-    repo = load_project_definitions(__import__("pathlib").Path(sys.argv[1])).get_repository_def()
+    repo = dg.load_from_defs_folder(project_root=__import__("pathlib").Path(sys.argv[1])).get_repository_def()
     done = time.perf_counter()
     print(json.dumps({
         "import_s": imported - t0, "load_s": done - imported,

@@ -181,15 +181,12 @@ def cmd_deploy(args: argparse.Namespace, console: Console) -> Result:
     deployment = operations.deploy(spec, backends, reset_app_table=args.reset_app_table, progress=console.say)
     result = deployment.job
     assert result.record is not None
-    warnings = []
-    if result.action != "unchanged":
-        try:
-            startup.wait_for_leases(
-                backends, deployment.stream.open_shards, before, progress=console.say, timeout=90
-            )
-        except TimeoutError as exc:
-            warnings.append(str(exc))
-            console.say(f"warning: {exc}")
+    waited = startup.wait_after_deploy(
+        backends, before, result.action, deployment.stream.open_shards, progress=console.say
+    )
+    warnings = [waited] if isinstance(waited, str) else []
+    for warning in warnings:
+        console.say(f"warning: {warning}")
     text = f"{result.action}: {result.record.driver_id} ({result.reason}); UI {result.record.ui_url}"
     code = ExitCode.FAILED if result.action == "refused" else ExitCode.OK
     return Result({**deployment.model_dump(mode="json"), "warnings": warnings}, text, code)
@@ -207,6 +204,11 @@ def cmd_stop(args: argparse.Namespace, console: Console) -> Result:
     detail = f" ({status.detail})" if status.detail else ""
     # a driver that still runs, or runs where this host cannot see it, was not stopped
     stopped = status.state in (DriverState.FINISHED, DriverState.FAILED)
+    if status.state is DriverState.FAILED:  # killed at the stop's timeout, or failed before it
+        detail += (
+            "; not a clean stop: records it had received and not delivered stay in its checkpoint, "
+            "and the next deploy of this spec delivers them"
+        )
     return Result(data, f"driver: {status.state.value}{detail}", ExitCode.OK if stopped else ExitCode.FAILED)
 
 

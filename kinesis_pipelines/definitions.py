@@ -1,26 +1,23 @@
-"""The one Dagster entry point: every KinesisPipeline component under this project's defs
-folder, plus what they share, after checking that no two share a name or an application table."""
+"""The package's own code location: its defs folder, loaded the way any dg project loads one.
+Each KinesisPipeline component brings what it shares with the others (the assembly asset of its
+Spark line) and refuses a name or application table that another pipeline of the project uses."""
 
 from pathlib import Path
 
 import dagster as dg
 
-from kinesis_pipelines.components import KinesisPipeline
 from kinesis_pipelines.home import describe_state_home
-from kinesis_pipelines.orchestration import check_pipelines_apart, shared_definitions
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def load_project_definitions(project_root: Path) -> dg.Definitions:
-    tree = dg.ComponentTree.for_project(project_root)
-    pipelines = tree.get_all_components(of_type=KinesisPipeline)
-    specs = [pipeline.spec() for pipeline in pipelines]
-    check_pipelines_apart(specs, [str(pipeline.source) for pipeline in pipelines])
-    dg.get_dagster_logger().info(describe_state_home())
-    return dg.Definitions.merge(tree.build_defs(), shared_definitions(specs))
+    """The definitions of the dg project at `project_root`: the same as
+    `dg.load_from_defs_folder(project_root=project_root)`, kept for projects that call it."""
+    return dg.load_from_defs_folder(project_root=project_root)
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return load_project_definitions(PROJECT_ROOT)
+    dg.get_dagster_logger().info(describe_state_home())
+    return dg.load_from_defs_folder(project_root=PROJECT_ROOT)

@@ -1,49 +1,75 @@
 """The KinesisPipeline component: a `defs.yaml` whose attributes are a pipeline spec.
 
 The component is thin: its attributes are exactly PipelineSpec's top-level fields (a test keeps
-them from drifting apart), validated by PipelineSpec itself, so `kinesis-pipelines validate`,
-`dg check defs` and a code-location load give the same error for the same mistake.
+them from drifting apart). Their schema is the spec's own, every nested field typed
+(`components/attributes.py`): `dg check yaml` and editors use it. A load hands the attributes to
+PipelineSpec as given, so `kinesis-pipelines validate`, `dg check defs` and a code-location load
+give the same error for the same mistake, and the spec's rules that a schema cannot hold apply.
 """
 
+import functools
 from pathlib import Path
 from typing import Annotated, Any
 
 import dagster as dg
-from pydantic import Field, PrivateAttr
+from pydantic import BaseModel, Field, PrivateAttr
 
+from kinesis_pipelines.components.attributes import attributes_schema
 from kinesis_pipelines.components.scaffolder import KinesisPipelineScaffolder
+from kinesis_pipelines.launch.runtime import spark_version_of
 from kinesis_pipelines.orchestration import pipeline_definitions
+from kinesis_pipelines.orchestration.assets import assembly_asset
 from kinesis_pipelines.spec import PipelineSpec, validate_spec_data
-from kinesis_pipelines.validation import validate_pipeline_file
+from kinesis_pipelines.validation import check_pipelines_apart, validate_pipeline_file
 
-Raw = Annotated[Any, dg.Resolver.passthrough()]
+
+def _as_given(context: dg.ResolutionContext, value: Any) -> Any:
+    """An attribute as the defs.yaml gave it (templates unrendered): the spec renders and checks
+    it, so its errors name the file, line and field in the words `kinesis-pipelines validate` uses."""
+    return value.model_dump(exclude_unset=True) if isinstance(value, BaseModel) else value
+
+
+Given = Annotated[Any, dg.Resolver(_as_given, inject_before_resolve=False)]
+"""An attribute handed over as the defs.yaml gave it; its schema is the spec's (`get_model_cls`)."""
+
+
+@functools.cache
+def _attributes_model(derived: type[BaseModel]) -> type[BaseModel]:
+    class KinesisPipelineAttributes(derived):  # type: ignore[valid-type,misc]
+        @classmethod
+        def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            return attributes_schema()
+
+    return KinesisPipelineAttributes
 
 
 @dg.scaffold_with(KinesisPipelineScaffolder)
 class KinesisPipeline(dg.Component, dg.Resolvable, dg.Model):
     """A Kinesis → Spark Streaming pipeline: its stream, KCL application table and receiver job.
-    Attributes are the pipeline spec; see kinesis_pipelines/schema/defs.schema.json."""
+    Attributes are the pipeline spec (docs/spec-reference.md), typed by the spec's own models."""
 
-    # Attributes pass through unresolved: PipelineSpec validates them and resolves their
-    # {{ env(...) }} templates itself, so errors name the defs.yaml line and field exactly as
-    # `kinesis-pipelines validate` does.
-    name: Raw = Field(description="Pipeline name: lower case, digits, '_'; used in asset keys.")
-    description: Raw = Field("", description="Shown in the Dagster UI.")
-    owners: Raw = Field(default_factory=list, description="Dagster owners.")
-    stream: Raw = Field(description="The Kinesis stream (PipelineSpec.stream).")
-    app_table: Raw = Field(description="The KCL application table.")
-    job: Raw = Field(description="The Spark receiver job.")
-    credentials: Raw = Field(
-        default_factory=dict, description="default_chain or assume_role; never a secret."
-    )
-    supervision: Raw = Field(default_factory=dict, description="Health checks and restarts.")
-    rebalancing: Raw = Field(default_factory=dict, description="Scheduled capacity rebalancing.")
-    driver_log: Raw = Field(
-        default_factory=dict, description="Rotation of the driver's log on this host (size, files kept)."
-    )
-    cloudwatch_endpoint_url: Raw = Field(None, description="CloudWatch endpoint override.")
+    name: Given
+    description: Given = ""
+    owners: Given = Field(default_factory=list)
+    stream: Given
+    app_table: Given
+    job: Given
+    credentials: Given = Field(default_factory=dict)
+    supervision: Given = Field(default_factory=dict)
+    rebalancing: Given = Field(default_factory=dict)
+    driver_log: Given = Field(default_factory=dict)
+    cloudwatch_endpoint_url: Given = None
     _source: Path | None = PrivateAttr(None)
     _spec: PipelineSpec | None = PrivateAttr(None)
+    _spark_version: str | None = PrivateAttr(None)
+    _project: list["KinesisPipeline"] | None = PrivateAttr(None)
+
+    @classmethod
+    def get_model_cls(cls) -> type[BaseModel]:
+        """Dagster's model of the attributes, publishing the spec's own schema (every nested
+        field, its type, bounds and description; templates allowed), which `dg check yaml` checks
+        a defs.yaml against and editors complete from."""
+        return _attributes_model(cls.model())
 
     @classmethod
     def load(cls, attributes: Any, context: dg.ComponentLoadContext) -> "KinesisPipeline":
@@ -67,7 +93,39 @@ class KinesisPipeline(dg.Component, dg.Resolvable, dg.Model):
             self._spec = validate_spec_data(self.model_dump(exclude_unset=True), source="<component>")
         return self._spec
 
+    def spark_version(self) -> str:
+        """The Spark release the pipeline submits with (worked out once per component)."""
+        if self._spark_version is None:
+            self._spark_version = spark_version_of(self.spec())
+        return self._spark_version
+
+    def _project_pipelines(self, context: dg.ComponentLoadContext) -> list["KinesisPipeline"]:
+        """Every pipeline of the project, checked once for a shared name or application table
+        (the first to build checks for all, and hands each the list)."""
+        project = self._project
+        if project is None:
+            project = context.component_tree.get_all_components(of_type=KinesisPipeline)
+            if not any(pipeline is self for pipeline in project):  # built outside a project's tree
+                project = [*project, self]
+            check_pipelines_apart(
+                [pipeline.spec() for pipeline in project],
+                [str(pipeline.source) for pipeline in project],
+            )
+            for pipeline in project:
+                pipeline._project = project
+        return project
+
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        """The pipeline's definitions after checking that no pipeline of the project shares its
+        name or application table, and the assembly asset of its Spark line if it is the first
+        pipeline on that line: a project that loads its defs folder the standard way gets all of
+        it, each asset once."""
         if self._source is None:
             self._source = Path(context.path) / "defs.yaml"
-        return pipeline_definitions(self.spec())
+        spec = self.spec()
+        pipelines = self._project_pipelines(context)
+        defs = pipeline_definitions(spec)
+        line = next(p for p in pipelines if p.spark_version() == self.spark_version())
+        if line is self:
+            defs = dg.Definitions.merge(defs, dg.Definitions(assets=[assembly_asset(self.spark_version())]))
+        return defs

@@ -1,7 +1,9 @@
 """`dg scaffold defs kinesis_pipelines.components.KinesisPipeline <name>` writes a defs.yaml that
 validates and runs on the embedded AWS as it is."""
 
+import os
 import re
+from pathlib import Path
 
 from dagster.components import Scaffolder, ScaffoldRequest
 
@@ -41,15 +43,22 @@ def pipeline_name(directory_name: str) -> str:
     return name if name[0].isalpha() else f"p_{name}"
 
 
+PROJECT_SCHEMA = Path("schemas") / "kinesis_pipeline.schema.json"
+"""Where, under the project's root, the scaffolder keeps the schema editors read: in the project,
+so the reference in each defs.yaml is relative and works wherever the project is checked out."""
+
+
 class KinesisPipelineScaffolder(Scaffolder):
     def scaffold(self, request: ScaffoldRequest) -> None:
-        from kinesis_pipelines.components.schema import SCHEMA_PATH
+        from kinesis_pipelines.components.schema import write_schema
 
         name = pipeline_name(request.target_path.name)
         request.target_path.mkdir(parents=True, exist_ok=True)
+        root = request.project_root or request.target_path
+        schema = write_schema(root / PROJECT_SCHEMA)  # the installed package's, refreshed
         (request.target_path / "defs.yaml").write_text(
             TEMPLATE.format(
-                schema=SCHEMA_PATH.as_uri(),
+                schema=Path(os.path.relpath(schema, request.target_path)).as_posix(),
                 type_name=request.type_name,
                 name=name,
                 stream=name.replace("_", "-"),

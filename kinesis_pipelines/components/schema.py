@@ -1,17 +1,19 @@
-"""The JSON schema editors use for defs.yaml, generated from PipelineSpec (the one source)."""
+"""The JSON schema editors use for defs.yaml, generated from PipelineSpec (the one source)
+through the component's attributes schema."""
 
 import json
 from pathlib import Path
 from typing import Any
 
-from kinesis_pipelines.spec import COMPONENT_TYPE, PipelineSpec
+from kinesis_pipelines.components.attributes import attributes_schema
+from kinesis_pipelines.spec import COMPONENT_TYPE
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schema" / "defs.schema.json"
 
 
 def defs_schema() -> dict[str, Any]:
-    spec = PipelineSpec.model_json_schema()
-    definitions = spec.pop("$defs", {})
+    """A whole defs.yaml: the component's type and its attributes (the spec as YAML gives it,
+    templates allowed), self-contained."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "kinesis_pipelines defs.yaml",
@@ -21,9 +23,8 @@ def defs_schema() -> dict[str, Any]:
         "required": ["type", "attributes"],
         "properties": {
             "type": {"const": COMPONENT_TYPE},
-            "attributes": spec,
+            "attributes": attributes_schema(),
         },
-        "$defs": definitions,
     }
 
 

@@ -78,6 +78,32 @@ def wait_for_leases(
         time.sleep(poll_seconds)
 
 
+def wait_after_deploy(
+    backends: Backends,
+    before: dict[str, int],
+    action: str,
+    open_shards: list[str] | None = None,
+    progress: Progress = quiet,
+) -> LeasesTaken | str | None:
+    """After a deploy that started a driver (`action` is not "unchanged"): wait for its receivers
+    to take every open shard's lease (`open_shards`, else read from the stream), for as long as
+    the spec gives a new driver to start (`supervision.startup_grace_seconds`). The leases taken;
+    a warning if they were not in time (the driver runs on, and the supervisor judges it); None
+    when nothing was started."""
+    if action == "unchanged":
+        return None
+    try:
+        return wait_for_leases(
+            backends,
+            backends.stream.open_shard_ids() if open_shards is None else open_shards,
+            before,
+            progress=progress,
+            timeout=backends.spec.supervision.startup_grace_seconds,
+        )
+    except TimeoutError as exc:
+        return str(exc)
+
+
 def lease_counters(backends: Backends) -> dict[str, int]:
     """Each shard's lease counter now: the `since` for `wait_for_leases`."""
     return {lease.shard_id: lease.counter for lease in backends.app_table.leases()}

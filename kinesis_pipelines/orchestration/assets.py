@@ -11,7 +11,7 @@ from kinesis_pipelines.assembly.build import build_assembly
 from kinesis_pipelines.home import job_path
 from kinesis_pipelines.launch.runtime import spark_version_of
 from kinesis_pipelines.operations import startup
-from kinesis_pipelines.orchestration.resources import backends_from, resource_keys
+from kinesis_pipelines.orchestration.resources import backends_from, resource_key
 from kinesis_pipelines.planning.health import output_freshness
 from kinesis_pipelines.spec import PipelineSpec
 
@@ -71,14 +71,14 @@ class AppTableConfig(dg.Config):
 
 def pipeline_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
     name = spec.name
-    keys = resource_keys(name)
+    keys = {resource_key(name)}
     common: dict[str, Any] = {"group_name": name, "owners": spec.owners or None}
 
     @dg.asset(
         key=[name, "stream"],
         kinds={"kinesis"},
         description=f"Kinesis stream {spec.stream.name}: created if missing, never resharded here.",
-        required_resource_keys={keys["stream"], keys["app_table"], keys["job"]},
+        required_resource_keys=keys,
         **common,
     )
     def stream(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
@@ -107,7 +107,7 @@ def pipeline_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
             f"KCL lease and checkpoint table {spec.app_table.application_name}: created on-demand "
             "if missing; checked against the stream if present."
         ),
-        required_resource_keys={keys["stream"], keys["app_table"], keys["job"]},
+        required_resource_keys=keys,
         **common,
     )
     def app_table(context: dg.AssetExecutionContext, config: AppTableConfig) -> dg.MaterializeResult:
@@ -137,7 +137,7 @@ def pipeline_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
             "spec: the old generation drains (every batch it received is processed), then a new "
             "checkpoint generation starts."
         ),
-        required_resource_keys={keys["stream"], keys["app_table"], keys["job"]},
+        required_resource_keys=keys,
         **common,
     )
     def streaming_job(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
@@ -147,14 +147,10 @@ def pipeline_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
         if result.record is None or result.plan is None:  # a stop recorded meanwhile, on any host
             raise dg.Failure(description=result.reason, metadata={"action": result.action})
         context.log.info(result.plan.reason)
-        leases_taken: float | str = "-"
-        if result.action != "unchanged":
-            try:
-                leases_taken = startup.wait_for_leases(
-                    backends, backends.stream.open_shard_ids(), before, progress=context.log.info, timeout=90
-                ).seconds
-            except TimeoutError as exc:
-                context.log.warning(str(exc))
+        waited = startup.wait_after_deploy(backends, before, result.action, progress=context.log.info)
+        if isinstance(waited, str):
+            context.log.warning(waited)
+        leases_taken: float | str = waited.seconds if isinstance(waited, startup.LeasesTaken) else "-"
         return dg.MaterializeResult(
             metadata={
                 "action": result.action,

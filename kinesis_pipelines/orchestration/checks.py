@@ -10,7 +10,7 @@ import dagster as dg
 from kinesis_pipelines.operations import check_results
 from kinesis_pipelines.operations.supervise import restarts_in_window
 from kinesis_pipelines.orchestration.assets import job_asset_key
-from kinesis_pipelines.orchestration.resources import backends_from, resource_keys
+from kinesis_pipelines.orchestration.resources import backends_from, resource_key
 from kinesis_pipelines.spec import PipelineSpec
 from kinesis_pipelines.state import SupervisorMemory
 
@@ -59,14 +59,14 @@ def check_evaluations(
 
 
 def pipeline_checks(spec: PipelineSpec) -> list[dg.AssetChecksDefinition]:
-    keys = resource_keys(spec.name)
+    keys = {resource_key(spec.name)}
 
     def make(name: str, description: str) -> dg.AssetChecksDefinition:
         @dg.asset_check(
             asset=job_asset_key(spec.name),
             name=name,
             description=description,
-            required_resource_keys=set(keys.values()),
+            required_resource_keys=keys,
         )
         def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
             backends = backends_from(context, spec)

@@ -10,7 +10,7 @@ from pydantic import Field
 from kinesis_pipelines import operations
 from kinesis_pipelines.launch.runtime import spark_version_of
 from kinesis_pipelines.orchestration.assets import assembly_key
-from kinesis_pipelines.orchestration.resources import backends_from, resource_keys
+from kinesis_pipelines.orchestration.resources import backends_from, resource_key
 from kinesis_pipelines.spec import PipelineSpec
 
 PIPELINE_TAG = "kinesis_pipelines/pipeline"
@@ -64,7 +64,7 @@ def rebalance_job_name(pipeline: str) -> str:
 
 def pipeline_jobs(spec: PipelineSpec) -> list[Any]:
     name = spec.name
-    keys = set(resource_keys(name).values())
+    keys = {resource_key(name)}
     tags = {PIPELINE_TAG: name}
     deploy = dg.define_asset_job(
         name=deploy_job_name(name),

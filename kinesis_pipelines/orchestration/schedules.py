@@ -5,7 +5,7 @@ import dagster as dg
 
 from kinesis_pipelines.operations.rebalance import not_running_reason
 from kinesis_pipelines.orchestration.jobs import PIPELINE_TAG, rebalance_job_name
-from kinesis_pipelines.orchestration.resources import backends_from, resource_keys
+from kinesis_pipelines.orchestration.resources import backends_from, resource_key
 from kinesis_pipelines.spec import PipelineSpec
 
 
@@ -19,7 +19,7 @@ def rebalance_schedule(spec: PipelineSpec) -> dg.ScheduleDefinition:
         default_status=(
             dg.DefaultScheduleStatus.RUNNING if policy.enabled else dg.DefaultScheduleStatus.STOPPED
         ),
-        required_resource_keys=set(resource_keys(spec.name).values()),
+        required_resource_keys={resource_key(spec.name)},
         description=f"Rebalance {spec.name}'s shards and receivers ({policy.schedule}).",
     )
     def rebalance_tick(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:

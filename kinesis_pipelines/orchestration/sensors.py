@@ -12,7 +12,7 @@ from kinesis_pipelines import operations
 from kinesis_pipelines.orchestration.assets import job_asset_key, output_asset_key
 from kinesis_pipelines.orchestration.checks import check_evaluations
 from kinesis_pipelines.orchestration.jobs import PIPELINE_TAG, restart_job_name
-from kinesis_pipelines.orchestration.resources import backends_from, resource_keys
+from kinesis_pipelines.orchestration.resources import backends_from, resource_key
 from kinesis_pipelines.spec import PipelineSpec
 
 HEALTH_SECONDS = 5
@@ -24,7 +24,7 @@ def health_sensor(spec: PipelineSpec) -> dg.SensorDefinition:
         job_name=restart_job_name(spec.name),
         minimum_interval_seconds=HEALTH_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        required_resource_keys=set(resource_keys(spec.name).values()),
+        required_resource_keys={resource_key(spec.name)},
         description=(
             f"Watches {spec.name}'s driver, receivers, batches and lag; restarts it from its "
             "checkpoints when it fails or stalls, within the restart policy."

@@ -43,3 +43,12 @@ def test_dg_scaffold_defs_gives_a_valid_pipeline(tmp_path: Path) -> None:
     defs_file = root / package / "defs" / "orders" / "defs.yaml"
     assert "kinesis_pipelines.components.KinesisPipeline" in defs_file.read_text()
     assert main(["validate", str(defs_file)]) == 0
+    # the editors' schema is in the project, named relative to the defs.yaml: a clone elsewhere
+    # (here: the project moved) still finds it
+    moved = tmp_path / "elsewhere"
+    root.rename(moved)
+    moved_defs = moved / package / "defs" / "orders" / "defs.yaml"
+    reference = moved_defs.read_text().splitlines()[0].removeprefix("# yaml-language-server: $schema=")
+    assert not Path(reference).is_absolute() and "://" not in reference, reference
+    schema = json.loads((moved_defs.parent / reference).read_text())
+    assert schema == json.loads(SCHEMA_PATH.read_text())

@@ -44,7 +44,7 @@ def test_definitions_module_loads_the_examples() -> None:
         for check in ("job_healthy", "lag_under_limit", "no_dead_letters_waiting", "restarts_within_budget")
     }
     resources = set(repo.get_top_level_resources())
-    assert resources == {f"{p}__{r}" for p in pipelines for r in ("stream", "app_table", "spark_job")}
+    assert resources == {f"{p}__pipeline" for p in pipelines}  # one per pipeline, the spec held once
 
 
 def test_assets_carry_kinds_groups_and_dependencies() -> None:

@@ -21,11 +21,10 @@ def make_project(tmp_path: Path, pipelines: dict[str, Path]) -> tuple[Path, str]
             """
             from pathlib import Path
             import dagster as dg
-            from kinesis_pipelines.definitions import load_project_definitions
 
             @dg.definitions
             def defs() -> dg.Definitions:
-                return load_project_definitions(Path(__file__).resolve().parent.parent)
+                return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
             """
         )
     )
@@ -52,15 +51,15 @@ def make_project(tmp_path: Path, pipelines: dict[str, Path]) -> tuple[Path, str]
 
 
 def print_asset_keys(root: Path) -> str:
-    """A Python script that loads the project at `root` through the package, as a user's
-    definitions.py does, and prints its asset keys (for `python -c` in another environment)."""
+    """A Python script that loads the project at `root` as a stock dg project's definitions.py
+    does, and prints its asset keys (for `python -c` in another environment)."""
     return textwrap.dedent(
         f"""
         import sys
         sys.path.insert(0, {str(root)!r})
         from pathlib import Path
-        from kinesis_pipelines.definitions import load_project_definitions
-        repo = load_project_definitions(Path({str(root)!r})).get_repository_def()
+        import dagster as dg
+        repo = dg.load_from_defs_folder(project_root=Path({str(root)!r})).get_repository_def()
         print(sorted("/".join(key.path) for key in repo.asset_graph.get_all_asset_keys()))
         """
     )

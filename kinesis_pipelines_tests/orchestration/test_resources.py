@@ -1,5 +1,5 @@
-"""The AWS resources are dagster-aws's boto3 configuration: the pipeline's spec configures them as
-before, dagster-aws's own options reach the clients, and no AWS key can be kept in their config."""
+"""A pipeline's one resource is dagster-aws's boto3 configuration: the pipeline's spec configures
+it, dagster-aws's own options reach the clients, and no AWS key can be kept in its config."""
 
 from __future__ import annotations
 
@@ -14,11 +14,18 @@ from moto import mock_aws
 from pydantic import ValidationError
 
 from kinesis_pipelines.aws.connection import AwsConnection, session_for
-from kinesis_pipelines.orchestration.resources import pipeline_resources, resource_keys
-from kinesis_pipelines.resources import DynamoDBAppTableResource, KinesisStreamResource
+from kinesis_pipelines.orchestration.resources import (
+    KinesisPipelineResource,
+    pipeline_resources,
+    resource_key,
+)
 from kinesis_pipelines.spec import PipelineSpec
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+def named(**config: Any) -> KinesisPipelineResource:
+    return KinesisPipelineResource(stream_name="s", application_name="a", **config)
 
 
 def real_aws_spec() -> PipelineSpec:
@@ -37,26 +44,24 @@ def real_aws_spec() -> PipelineSpec:
     )
 
 
-def test_the_spec_configures_them_as_before() -> None:
+def test_the_spec_configures_the_pipelines_one_resource() -> None:
     spec = real_aws_spec()
     resources = pipeline_resources(spec)
-    keys = resource_keys(spec.name)
-    stream, table = resources[keys["stream"]], resources[keys["app_table"]]
-    assert isinstance(stream, KinesisStreamResource) and isinstance(table, DynamoDBAppTableResource)
-    assert isinstance(stream, ResourceWithBoto3Configuration)
-    connection = stream.connection()
-    assert connection == table.connection()
-    assert connection == AwsConnection(
+    assert list(resources) == [resource_key(spec.name)] == ["orders__pipeline"]
+    resource = resources["orders__pipeline"]
+    assert isinstance(resource, KinesisPipelineResource)
+    assert isinstance(resource, ResourceWithBoto3Configuration)
+    assert resource.connection() == AwsConnection(
         region="eu-west-1",
         role_arn="arn:aws:iam::210987654321:role/pipelines",
         external_id_env="KP_ORDERS_EXTERNAL_ID",
         max_attempts=8,
     )
-    assert (stream.stream_name, stream.shards, table.application_name) == ("s-orders", 3, "app-orders")
+    assert (resource.stream_name, resource.shards, resource.application_name) == ("s-orders", 3, "app-orders")
 
 
 def test_defaults_are_the_packages_not_dagster_aws() -> None:
-    stream = KinesisStreamResource(stream_name="s")
+    stream = named()
     assert (stream.region_name, stream.max_attempts, stream.endpoint_url) == ("us-east-1", 8, None)
 
 
@@ -64,7 +69,7 @@ def test_defaults_are_the_packages_not_dagster_aws() -> None:
 def test_no_key_is_kept_in_config_and_a_refused_one_is_not_echoed(field: str) -> None:
     keys: dict[str, Any] = {field: SECRET}
     with pytest.raises(ValidationError) as raised:
-        KinesisStreamResource(stream_name="s", **keys)
+        named(**keys)
     message = str(raised.value)
     assert f"{field}: kinesis-pipelines keeps no AWS key" in message and "role_arn" in message
     assert SECRET not in message
@@ -74,12 +79,12 @@ def test_a_key_given_through_an_env_var_is_refused_too(monkeypatch: pytest.Monke
     monkeypatch.setenv("KP_TEST_SECRET_KEY", SECRET)
 
     @dg.asset
-    def uses(table: DynamoDBAppTableResource) -> None:
+    def uses(table: KinesisPipelineResource) -> None:
         raise AssertionError("must not run")
 
     with pytest.raises(ValidationError) as raised:
-        table = DynamoDBAppTableResource(
-            application_name="a", aws_secret_access_key=dg.EnvVar("KP_TEST_SECRET_KEY")
+        table = KinesisPipelineResource(
+            stream_name="s", application_name="a", aws_secret_access_key=dg.EnvVar("KP_TEST_SECRET_KEY")
         )
         dg.materialize([uses], resources={"table": table})
     assert "aws_secret_access_key: kinesis-pipelines keeps no AWS key" in str(raised.value)
@@ -94,19 +99,21 @@ def test_a_profile_of_the_aws_config_files_is_used(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAENVIRONMENT")
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    stream = KinesisStreamResource(stream_name="s", profile_name="kp-orchestrator")
+    stream = named(profile_name="kp-orchestrator")
     got = session_for(stream.connection()).get_credentials()
     assert got is not None and got.access_key == "AKIAPROFILEKEY"
-    default = session_for(KinesisStreamResource(stream_name="s").connection()).get_credentials()
+    default = session_for(named().connection()).get_credentials()
     assert default is not None and default.access_key == "AKIAENVIRONMENT"
 
 
 def test_use_ssl_and_verify_reach_the_client() -> None:
-    plain = KinesisStreamResource(stream_name="s", region_name="eu-west-1", use_ssl=False).client()
-    assert plain.meta.endpoint_url == "http://kinesis.eu-west-1.amazonaws.com"
-    assert KinesisStreamResource(stream_name="s", verify=False).connection().tls_verify() is False
+    plain = KinesisPipelineResource(
+        stream_name="s", application_name="a", region_name="eu-west-1", use_ssl=False
+    )
+    assert plain.stream().client.meta.endpoint_url == "http://kinesis.eu-west-1.amazonaws.com"
+    assert named(verify=False).connection().tls_verify() is False
     # True keeps boto3's own (the system's certificates or AWS_CA_BUNDLE), not an explicit True
-    assert KinesisStreamResource(stream_name="s").connection().tls_verify() is None
+    assert named().connection().tls_verify() is None
     bundled = AwsConnection(region="us-east-1", ca_bundle="/ca.pem")
     assert bundled.tls_verify() == "/ca.pem"
     assert bundled.model_copy(update={"verify": False}).tls_verify() is False
@@ -114,9 +121,9 @@ def test_use_ssl_and_verify_reach_the_client() -> None:
 
 @mock_aws
 def test_the_resources_clients_reach_the_service() -> None:
-    stream = KinesisStreamResource(stream_name="s-resource", shards=2, max_attempts=3)
+    stream = KinesisPipelineResource(stream_name="s-resource", application_name="a", shards=2, max_attempts=3)
     report = stream.stream().ensure_stream(timeout=10)
     assert stream.stream().open_shard_ids() and len(stream.stream().open_shard_ids()) == 2, report
     assert boto3.client("kinesis", region_name="us-east-1").list_streams()["StreamNames"] == ["s-resource"]
     # botocore counts a retries' max_attempts after the first call, as dagster-aws's own clients do
-    assert stream.client().meta.config.retries == {"mode": "adaptive", "total_max_attempts": 4}
+    assert stream.stream().client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 4}
