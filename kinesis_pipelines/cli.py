@@ -296,10 +296,9 @@ def cmd_produce(args: argparse.Namespace, console: Console) -> Result:
     import random
     import uuid
 
-    from botocore.exceptions import BotoCoreError, ClientError
-
     from kinesis_pipelines import operations
-    from kinesis_pipelines.errors import AwsError, StreamMissingError
+    from kinesis_pipelines.aws.errors import AWS_FAILURES, aws_error
+    from kinesis_pipelines.errors import StreamMissingError
     from kinesis_pipelines.producer import put_all, unique_ids, word_lines
 
     spec = load_spec(args.spec)
@@ -315,8 +314,8 @@ def cmd_produce(args: argparse.Namespace, console: Console) -> Result:
         )
     try:
         summary = put_all(stream.client, spec.stream.name, records, rate_per_second=args.rate)
-    except (BotoCoreError, ClientError) as exc:  # translated here: put_all is the library's raw loop
-        raise AwsError(f"putting records on stream {spec.stream.name!r} failed: {exc}") from exc
+    except AWS_FAILURES as exc:  # translated here: put_all is the library's raw loop
+        raise aws_error(exc, f"putting records on stream {spec.stream.name!r}", "kinesis") from exc
     data = {"stream": spec.stream.name, **summary.model_dump(mode="json")}
     return Result(data, f"put {summary.sent} records on {spec.stream.name}")
 

@@ -7,6 +7,9 @@ KinesisPipelinesError
 │   └── ExtraMissingError      a feature's Python packages (an extra: [local], [iam]...) are not installed
 ├── AssemblyError          the Maven build of the kinesis-asl assembly failed
 ├── AwsError               an AWS call failed (boto errors are chained)
+│   ├── AwsAccessDeniedError   the credentials may not make the call, or are not valid
+│   ├── AwsThrottledError      AWS throttled the call past boto3's retries
+│   ├── AwsUnreachableError    the endpoint did not answer (aws/errors.py maps botocore's failures)
 │   ├── StreamMissingError     the pipeline's stream does not exist (not deployed yet)
 │   ├── AppTableConflictError  the lease table belongs to another stream or is stale
 │   ├── ControlTableConflictError  the control table's records belong to another pipeline
@@ -45,6 +48,18 @@ class AssemblyError(KinesisPipelinesError):
 
 class AwsError(KinesisPipelinesError):
     """An AWS call failed."""
+
+
+class AwsAccessDeniedError(AwsError):
+    """AWS refused the call: the credentials may not do it, or are not valid."""
+
+
+class AwsThrottledError(AwsError):
+    """AWS throttled the call, and boto3's retries did not get through."""
+
+
+class AwsUnreachableError(AwsError):
+    """No answer from the AWS endpoint (down, wrong address, network cut, TLS refused)."""
 
 
 class StreamMissingError(AwsError):

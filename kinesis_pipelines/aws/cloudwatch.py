@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from kinesis_pipelines.aws.errors import AWS_FAILURES
 from kinesis_pipelines.planning.reshard import Metrics
 
 
@@ -37,7 +36,7 @@ def stream_metrics(client: Any, stream_name: str, now: float, window: float = 30
             StartTime=end - timedelta(seconds=window),
             EndTime=end + timedelta(seconds=60),
         )
-    except (BotoCoreError, ClientError):
+    except AWS_FAILURES:  # no figures: the caller plans without them
         return None
     values = {r["Id"]: r.get("Values", []) for r in response["MetricDataResults"]}
     if not values.get("incomingrecords"):

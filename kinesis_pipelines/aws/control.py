@@ -18,11 +18,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from kinesis_pipelines.aws import fence
+from kinesis_pipelines.aws.errors import AWS_FAILURES, aws_error, has_code
 from kinesis_pipelines.aws.oplock import OperationLock
-from kinesis_pipelines.errors import AwsError, ControlRecordConflictError, ControlTableConflictError
+from kinesis_pipelines.errors import ControlRecordConflictError, ControlTableConflictError
 
 OWNER = "owner"
 BLIND_WRITE_ATTEMPTS = 20
@@ -68,20 +67,15 @@ class ControlTable:
                     f"{found['stream']['S']!r}; give this pipeline its own app_table.application_name, "
                     f"or delete the item {self.application}#{OWNER} if that pipeline is gone"
                 )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        except AWS_FAILURES as exc:
+            if has_code(exc, "ConditionalCheckFailedException"):
                 self._ready = False
                 return self.ensure()  # another host registered it at the same moment: check again
-            if (
-                exc.response["Error"]["Code"] == "ResourceNotFoundException"
-                and _attempt < TABLE_WAIT_ATTEMPTS
-            ):
+            if has_code(exc, "ResourceNotFoundException") and _attempt < TABLE_WAIT_ATTEMPTS:
                 # another host created the table at the same moment: it is not answering yet
                 time.sleep(0.5)
                 return self.ensure(_attempt + 1)
-            raise AwsError(f"the control table {self.table!r} cannot be used: {exc}") from exc
-        except BotoCoreError as exc:
-            raise AwsError(f"the control table {self.table!r} cannot be reached: {exc}") from exc
+            raise aws_error(exc, f"checking the control table {self.table!r}", "dynamodb") from exc
         self._ready = True
         _VERIFIED.add(self._identity())
 
@@ -99,8 +93,10 @@ class ControlTable:
             item = self._call(
                 lambda: self.client.get_item(TableName=self.table, Key=self._key(name), ConsistentRead=True)
             ).get("Item")
-        except (ClientError, BotoCoreError) as exc:
-            raise AwsError(f"reading {name} of {self.pipeline} from {self.table!r} failed: {exc}") from exc
+        except AWS_FAILURES as exc:
+            raise aws_error(
+                exc, f"reading {name} of {self.pipeline} from {self.table!r}", "dynamodb"
+            ) from exc
         return _document(item)
 
     def read_many(self, names: tuple[str, ...]) -> dict[str, tuple[str | None, int]]:
@@ -114,19 +110,18 @@ class ControlTable:
                 for item in page.get("Responses", {}).get(self.table, []):
                     found[item["application"]["S"].split("#", 1)[1]] = _document(item)
                 request = page.get("UnprocessedKeys") or {}
-        except (ClientError, BotoCoreError) as exc:
-            raise AwsError(
-                f"reading {', '.join(names)} of {self.pipeline} from {self.table!r} failed: {exc}"
-            ) from exc
+        except AWS_FAILURES as exc:
+            doing = f"reading {', '.join(names)} of {self.pipeline} from {self.table!r}"
+            raise aws_error(exc, doing, "dynamodb") from exc
         return found
 
     def _call(self, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """`call`; if the table is gone since this process checked it, check (and create) again."""
         try:
             return call()
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-                raise
+        except AWS_FAILURES as exc:
+            if not has_code(exc, "ResourceNotFoundException"):
+                raise  # the caller says what it was doing
             _VERIFIED.discard(self._identity())
             self._ready = False
             self.ensure()
@@ -173,12 +168,10 @@ class ControlTable:
         try:
             self._call(lambda: self.client.put_item(TableName=self.table, Item=item, **condition))
             return True
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        except AWS_FAILURES as exc:
+            if has_code(exc, "ConditionalCheckFailedException"):
                 return False
-            raise AwsError(f"writing {name} of {self.pipeline} to {self.table!r} failed: {exc}") from exc
-        except BotoCoreError as exc:
-            raise AwsError(f"writing {name} of {self.pipeline} to {self.table!r} failed: {exc}") from exc
+            raise aws_error(exc, f"writing {name} of {self.pipeline} to {self.table!r}", "dynamodb") from exc
 
     def operation_lock(self) -> OperationLock:
         """The lock every deploy, restart, roll and stop of this pipeline takes (aws/oplock.py)."""

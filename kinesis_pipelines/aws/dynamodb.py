@@ -6,9 +6,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
+from kinesis_pipelines.aws.errors import AWS_FAILURES, aws_error, has_code
 from kinesis_pipelines.errors import AppTableConflictError, AwsError
 
 LEASE_KEY = "leaseKey"
@@ -45,15 +45,10 @@ class AppTable:
     def describe(self) -> dict[str, Any] | None:
         try:
             return self.client.describe_table(TableName=self.application_name)["Table"]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+        except AWS_FAILURES as exc:
+            if has_code(exc, "ResourceNotFoundException"):
                 return None
-            raise AwsError(f"describing table {self.application_name!r} failed: {exc}") from exc
-        except BotoCoreError as exc:
-            raise AwsError(
-                f"cannot reach DynamoDB for table {self.application_name!r} ({exc}); check "
-                "app_table.endpoint_url and that the endpoint is up"
-            ) from exc
+            raise aws_error(exc, f"describing table {self.application_name!r}", "dynamodb") from exc
 
     def leases(self) -> list[Lease]:
         client = self.client
@@ -62,10 +57,10 @@ class AppTable:
         while True:
             try:
                 page = client.scan(**kwargs)
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+            except AWS_FAILURES as exc:
+                if has_code(exc, "ResourceNotFoundException"):
                     return []  # no table yet: no leases
-                raise AwsError(f"reading leases of {self.application_name!r} failed: {exc}") from exc
+                raise aws_error(exc, f"reading the leases of {self.application_name!r}", "dynamodb") from exc
             items.extend(page["Items"])
             if "LastEvaluatedKey" not in page:
                 break
@@ -196,9 +191,10 @@ def release_leases(client: Any, table: str) -> int:
                     ExpressionAttributeValues={":owner": {"S": owner}, ":one": {"N": "1"}},
                 )
                 released += 1
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                    raise
+            except AWS_FAILURES as exc:
+                if not has_code(exc, "ConditionalCheckFailedException"):
+                    doing = f"releasing the lease of {item[LEASE_KEY]['S']} in {table!r}"
+                    raise aws_error(exc, doing, "dynamodb") from exc
         if "LastEvaluatedKey" not in page:
             return released
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -225,9 +221,10 @@ def release_owned(client: Any, table: str, leases: list[Lease]) -> int:
                 },
             )
             released += 1
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        except AWS_FAILURES as exc:
+            if not has_code(exc, "ConditionalCheckFailedException"):
+                doing = f"releasing the lease of {lease.shard_id} in {table!r}"
+                raise aws_error(exc, doing, "dynamodb") from exc
     return released
 
 
@@ -258,7 +255,8 @@ def set_checkpoint(client: Any, table: str, lease: Lease, checkpoint: str) -> bo
             ExpressionAttributeValues=values,
         )
         return True
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
+    except AWS_FAILURES as exc:
+        if not has_code(exc, "ConditionalCheckFailedException"):
+            doing = f"moving the checkpoint of {lease.shard_id} in {table!r}"
+            raise aws_error(exc, doing, "dynamodb") from exc
         return False

@@ -23,8 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from kinesis_pipelines.aws.errors import AWS_FAILURES, aws_error, has_code
 from kinesis_pipelines.errors import AwsError
 
 FENCE_TTL_SECONDS = 30.0
@@ -84,9 +83,9 @@ def ensure_fence_table(client: Any, table: str) -> None:
     try:
         client.describe_table(TableName=table)
         return
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-            raise
+    except AWS_FAILURES as exc:
+        if not has_code(exc, "ResourceNotFoundException"):
+            raise aws_error(exc, f"describing the fence table {table!r}", "dynamodb") from exc
     try:
         client.create_table(
             TableName=table,
@@ -94,9 +93,9 @@ def ensure_fence_table(client: Any, table: str) -> None:
             KeySchema=[{"AttributeName": "application", "KeyType": "HASH"}],
             BillingMode="PAY_PER_REQUEST",
         )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ResourceInUseException":
-            raise
+    except AWS_FAILURES as exc:
+        if not has_code(exc, "ResourceInUseException"):
+            raise aws_error(exc, f"creating the fence table {table!r}", "dynamodb") from exc
     for _ in range(100):
         if client.describe_table(TableName=table)["Table"]["TableStatus"] == "ACTIVE":
             return
@@ -153,9 +152,9 @@ def _write(
         client.put_item(
             TableName=table, Item=_item(application, state), ConditionExpression=condition, **extra
         )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
+    except AWS_FAILURES as exc:
+        if not has_code(exc, "ConditionalCheckFailedException"):
+            raise aws_error(exc, f"taking the fence of {application!r} in {table!r}", "dynamodb") from exc
         now = read(client, table, application)
         raise FenceHeld(
             now.owner if now and now.owner else "another driver", "it changed while taken"
@@ -216,9 +215,9 @@ def renew(client: Any, table: str, application: str, held: FenceState) -> FenceS
                                        ":exp": {"N": f"{time.time() + ttl:.3f}"}},
             ReturnValues="ALL_NEW",
         )["Attributes"]  # fmt: skip
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
+    except AWS_FAILURES as exc:
+        if not has_code(exc, "ConditionalCheckFailedException"):
+            raise aws_error(exc, f"renewing the fence of {application!r} in {table!r}", "dynamodb") from exc
         now = read(client, table, application)
         raise FenceHeld(now.owner if now and now.owner else "nobody", "taken from this driver") from exc
     return FenceState(held.owner, int(item["version"]["N"]), held.token, ttl, float(item["expires_at"]["N"]))
@@ -268,8 +267,8 @@ def release(client: Any, table: str, application: str, owner: str, seen: FenceSt
             ExpressionAttributeValues=values,
         )
         return True
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
+    except AWS_FAILURES as exc:
+        if not has_code(exc, "ConditionalCheckFailedException"):
+            raise aws_error(exc, f"releasing the fence of {application!r} in {table!r}", "dynamodb") from exc
     state = read(client, table, application)
     return state is None or state.owner is None

@@ -18,7 +18,6 @@ import logging
 from collections.abc import Collection
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
 from kinesis_pipelines.aws import fence
@@ -97,7 +96,7 @@ def hand_over(
     mine, others = leases_of(before, hosts)
     try:
         released = release_owned(dynamodb, application, mine)
-    except (ClientError, BotoCoreError) as exc:
+    except AwsError as exc:
         return Handover(fence_broken=True, kept=others, note=f"fence broken; releasing leases failed: {exc}")
     note = f"fence broken; released {released} lease(s)"
     if others:

@@ -6,9 +6,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
+from kinesis_pipelines.aws.errors import AWS_FAILURES, aws_error, has_code
 from kinesis_pipelines.errors import AwsError, StreamMissingError
 from kinesis_pipelines.spec import PipelineSpec
 
@@ -60,15 +60,10 @@ class KinesisStream:
             return self.client.describe_stream_summary(StreamName=self.stream_name)[
                 "StreamDescriptionSummary"
             ]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+        except AWS_FAILURES as exc:
+            if has_code(exc, "ResourceNotFoundException"):
                 return None
-            raise AwsError(f"describing stream {self.stream_name!r} failed: {exc}") from exc
-        except BotoCoreError as exc:
-            raise AwsError(
-                f"cannot reach Kinesis for stream {self.stream_name!r} ({exc}); check "
-                "stream.endpoint_url and that the endpoint is up"
-            ) from exc
+            raise aws_error(exc, f"describing stream {self.stream_name!r}", "kinesis") from exc
 
     def list_shards(self) -> list[dict[str, Any]]:
         client = self.client
@@ -77,13 +72,13 @@ class KinesisStream:
         while True:
             try:
                 page = client.list_shards(**kwargs)
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+            except AWS_FAILURES as exc:
+                if has_code(exc, "ResourceNotFoundException"):
                     raise StreamMissingError(
                         f"stream {self.stream_name!r} does not exist; deploy the pipeline "
                         "(the deploy job or `kinesis-pipelines deploy`) to create it"
                     ) from exc
-                raise AwsError(f"listing the shards of {self.stream_name!r} failed: {exc}") from exc
+                raise aws_error(exc, f"listing the shards of {self.stream_name!r}", "kinesis") from exc
             shards.extend(page["Shards"])
             token = page.get("NextToken")
             if not token:
@@ -114,8 +109,8 @@ class KinesisStream:
                 kwargs["ShardCount"] = self.shards
             try:
                 self.client.create_stream(**kwargs)
-            except ClientError as exc:
-                raise AwsError(f"creating stream {self.stream_name!r} failed: {exc}") from exc
+            except AWS_FAILURES as exc:
+                raise aws_error(exc, f"creating stream {self.stream_name!r}", "kinesis") from exc
             created = True
         summary = self.wait_active(say, timeout)
         if created and summary["RetentionPeriodHours"] < self.retention_hours:
@@ -188,17 +183,8 @@ class KinesisStream:
         try:
             iterator = client.get_shard_iterator(**kwargs)["ShardIterator"]
             page = client.get_records(ShardIterator=iterator, Limit=1)
-        except ClientError as exc:
-            code = exc.response["Error"]["Code"]
-            raise AwsError(
-                f"reading the newest record of {self.stream_name}/{shard_id} for its lag failed ({code}): "
-                f"{exc}; check that the stream exists and that this identity may GetRecords on it"
-            ) from exc
-        except BotoCoreError as exc:
-            raise AwsError(
-                f"cannot reach Kinesis to read the lag of {self.stream_name}/{shard_id} ({exc}); check "
-                "stream.endpoint_url and that the endpoint is up"
-            ) from exc
+        except AWS_FAILURES as exc:
+            raise aws_error(exc, f"reading the lag of {self.stream_name}/{shard_id}", "kinesis") from exc
         behind = page.get("MillisBehindLatest")
         return int(behind) if behind is not None else None
 
@@ -207,5 +193,5 @@ class KinesisStream:
             self.client.update_shard_count(
                 StreamName=self.stream_name, TargetShardCount=target, ScalingType="UNIFORM_SCALING"
             )
-        except ClientError as exc:
-            raise AwsError(f"UpdateShardCount of {self.stream_name!r} to {target} failed: {exc}") from exc
+        except AWS_FAILURES as exc:
+            raise aws_error(exc, f"UpdateShardCount of {self.stream_name!r} to {target}", "kinesis") from exc

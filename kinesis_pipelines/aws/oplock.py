@@ -22,9 +22,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
+from kinesis_pipelines.aws.errors import AWS_FAILURES, aws_error, has_code
 from kinesis_pipelines.errors import AwsError, OperationLockedError
 
 LOCK = "lock"
@@ -73,11 +73,9 @@ class OperationLock:
                 ExpressionAttributeValues={":now": {"N": f"{now:.3f}"}, ":me": {"S": owner}},
             )
             return None
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise AwsError(f"taking the operation lock of {self.pipeline} failed: {exc}") from exc
-        except BotoCoreError as exc:
-            raise AwsError(f"taking the operation lock of {self.pipeline} failed: {exc}") from exc
+        except AWS_FAILURES as exc:
+            if not has_code(exc, "ConditionalCheckFailedException"):
+                raise aws_error(exc, f"taking the operation lock of {self.pipeline}", "dynamodb") from exc
         return self.holder() or LockHolder(
             owner="(released meanwhile)", operation="", acquired_at=0, expires_at=0
         )
@@ -85,8 +83,8 @@ class OperationLock:
     def holder(self) -> LockHolder | None:
         try:
             item = self.client.get_item(TableName=self.table, Key=self.key, ConsistentRead=True).get("Item")
-        except (ClientError, BotoCoreError) as exc:
-            raise AwsError(f"reading the operation lock of {self.pipeline} failed: {exc}") from exc
+        except AWS_FAILURES as exc:
+            raise aws_error(exc, f"reading the operation lock of {self.pipeline}", "dynamodb") from exc
         if not item:
             return None
         return LockHolder(
@@ -126,10 +124,10 @@ class OperationLock:
                 ExpressionAttributeValues={":me": {"S": owner}},
             )
             return True
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        except AWS_FAILURES as exc:
+            if has_code(exc, "ConditionalCheckFailedException"):
                 return False
-            raise AwsError(f"releasing the operation lock of {self.pipeline} failed: {exc}") from exc
+            raise aws_error(exc, f"releasing the operation lock of {self.pipeline}", "dynamodb") from exc
 
     def keep(self, owner: str, operation: str, stop: threading.Event) -> threading.Thread:
         """Renew the lock every RENEW_EVERY_SECONDS until `stop` is set; `lost` is set if another
