@@ -18,8 +18,9 @@ from kinesis_pipelines.launch.submit import dead_letter_path
 from kinesis_pipelines.operations import monitoring
 from kinesis_pipelines.operations.backends import Backends
 from kinesis_pipelines.operations.dead_letters import DeadLetterCounts, dead_letter_counts
-from kinesis_pipelines.operations.supervise import observe, restart_times
-from kinesis_pipelines.planning.health import LagHealth, classify, classify_failure, classify_lag
+from kinesis_pipelines.operations.supervise import look_at_driver, restart_times
+from kinesis_pipelines.planning.health import LagHealth, classify_failure, classify_lag
+from kinesis_pipelines.planning.restarts import in_window
 from kinesis_pipelines.spec import PipelineSpec
 
 
@@ -74,31 +75,18 @@ def pipeline_status(spec: PipelineSpec, backends: Backends, now: float | None = 
         "lag_limit_ms": spec.supervision.lag_limit_seconds * 1000,
         "observed_at": now,
     }
-    record, status, observation, stats = observe(spec, backends)
-    memory = backends.store.supervisor()
+    look = look_at_driver(spec, backends, backends.store.supervisor(), now)
+    record, status, observation, stats = look.record, look.status, look.observation, look.stats
+    memory, verdict = look.memory, look.verdict
     intent = backends.store.intent()
     if record is None or status is None:
         return PipelineStatus(deployed=False, **base)
-    started_at = max([record.submitted_at, *status.relaunched_at])
-    verdict = classify(
-        observation,
-        now=now,
-        previous_batches=memory.previous_batches if memory.driver_id == record.driver_id else 0,
-        progress_at=memory.progress_at if memory.driver_id == record.driver_id else None,
-        batch_interval_seconds=spec.job.batch_interval_seconds,
-        stall_batches=spec.supervision.stall_batches,
-        startup_grace_seconds=spec.supervision.startup_grace_seconds,
-        task_stall_seconds=spec.supervision.task_stall_seconds,
-        started_at=started_at,
-        previous_tasks=memory.previous_tasks if memory.driver_id == record.driver_id else 0,
-    )
     running = status.state is DriverState.RUNNING
     batches = monitoring.completed_batches(backends.launcher, record) if running else []
     failure = memory.failure
     if status.state is DriverState.FAILED:
         failure = classify_failure(status.exit_code, backends.launcher.logs(record)).value
-    window = policy.window_seconds
-    used = len([t for t in restart_times(backends, status) if now - t <= window])
+    used = len(in_window(restart_times(backends, status), now, policy.window_seconds))
     info = backends.launcher.driver_info(record)
     if running:
         lag = monitoring.measure_lag(backends.app_table, backends.stream)

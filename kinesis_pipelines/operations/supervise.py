@@ -11,7 +11,7 @@ import time
 import zlib
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from kinesis_pipelines.errors import KinesisPipelinesError
 from kinesis_pipelines.launch import DriverRecord, DriverState, DriverStatus
@@ -30,7 +30,7 @@ from kinesis_pipelines.planning.health import (
     first_new_input,
     output_freshness,
 )
-from kinesis_pipelines.planning.restarts import RestartDecision, decide_restart
+from kinesis_pipelines.planning.restarts import RestartDecision, decide_restart, in_window
 from kinesis_pipelines.spec import PipelineSpec
 from kinesis_pipelines.state import SupervisorMemory
 
@@ -67,6 +67,22 @@ class Look(BaseModel):
     record: bool = True  # record this look in Dagster (something changed, or it is time again)
 
 
+class DriverLook(BaseModel):
+    """One look at the current driver: what the backend and Spark's monitoring API say of it, and
+    the health that follows (the supervisor's memory carried over when it is the same driver)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    record: DriverRecord | None
+    status: DriverStatus | None
+    observation: Observation
+    stats: dict[str, Any]
+    driver_key: str | None  # the driver and its attempt: a relaunch in place is a new driver
+    started_at: float  # its submit, or its last relaunch
+    memory: SupervisorMemory  # the supervisor's memory, reset for a new driver
+    verdict: HealthVerdict
+
+
 def observe(
     spec: PipelineSpec, backends: Backends
 ) -> tuple[DriverRecord | None, DriverStatus | None, Observation, dict[str, Any]]:
@@ -96,30 +112,12 @@ def observe(
     return record, status, observation, stats
 
 
-def lag_per_shard(backends: Backends) -> dict[str, int]:
-    """Milliseconds each open shard's checkpoint is behind its newest record, for the shards that
-    could be measured (`monitoring.measure_lag` says which could not, and why)."""
-    return monitoring.measure_lag(backends.app_table, backends.stream).per_shard
-
-
-def restart_times(backends: Backends, status: DriverStatus | None) -> list[float]:
-    """The supervisor's restarts and the backend's own relaunches of the current driver: both
-    spend the same budget."""
-    return sorted([*backends.store.restarts().times, *(status.relaunched_at if status else [])])
-
-
-def restarts_in_window(spec: PipelineSpec, backends: Backends, now: float) -> list[float]:
-    window = spec.supervision.restart.window_seconds
-    record = backends.store.driver()
-    status = backends.launcher.status(record) if record is not None else None
-    return [t for t in restart_times(backends, status) if now - t <= window]
-
-
-def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) -> Look:
-    now = time.time() if now is None else now
-    memory = backends.store.supervisor()
+def look_at_driver(
+    spec: PipelineSpec, backends: Backends, memory: SupervisorMemory, now: float
+) -> DriverLook:
+    """Observe the driver and classify its health (the first two steps of a supervision pass,
+    and all that `status` needs of one)."""
     record, status, observation, stats = observe(spec, backends)
-    # A driver the backend relaunched in place (a new attempt) is a new driver for progress.
     driver_key = _driver_key(record, status)
     if record is not None and driver_key != memory.driver_id:
         # a new driver: its batches count from zero, its progress from its start
@@ -142,10 +140,102 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
         started_at=started_at,
         previous_tasks=memory.previous_tasks,
     )
+    return DriverLook(
+        record=record,
+        status=status,
+        observation=observation,
+        stats=stats,
+        driver_key=driver_key,
+        started_at=started_at,
+        memory=memory,
+        verdict=verdict,
+    )
+
+
+def lag_per_shard(backends: Backends) -> dict[str, int]:
+    """Milliseconds each open shard's checkpoint is behind its newest record, for the shards that
+    could be measured (`monitoring.measure_lag` says which could not, and why)."""
+    return monitoring.measure_lag(backends.app_table, backends.stream).per_shard
+
+
+def restart_times(backends: Backends, status: DriverStatus | None) -> list[float]:
+    """The supervisor's restarts and the backend's own relaunches of the current driver: both
+    spend the same budget."""
+    return sorted([*backends.store.restarts().times, *(status.relaunched_at if status else [])])
+
+
+def restarts_in_window(spec: PipelineSpec, backends: Backends, now: float) -> list[float]:
+    record = backends.store.driver()
+    status = backends.launcher.status(record) if record is not None else None
+    return in_window(restart_times(backends, status), now, spec.supervision.restart.window_seconds)
+
+
+class RestartStep(BaseModel):
+    """The decision step of a pass: whether to ask for a restart, and what the memory keeps of it."""
+
+    decision: RestartDecision | None = None
+    request: bool = False
+    failure: str | None = None
+    gave_up: str | None = None
+    requested_for: str | None = None
+    requested_at: float | None = None
+
+
+def decide(
+    spec: PipelineSpec, backends: Backends, look: DriverLook, restarts: list[float], now: float
+) -> RestartStep:
+    """Restart or not (planning/restarts.py), a failure's kind from the driver's log, and a
+    request not made twice while the first is pending."""
+    memory, record, verdict = look.memory, look.record, look.verdict
+    step = RestartStep(
+        failure=memory.failure,
+        gave_up=memory.gave_up,
+        requested_for=memory.restart_requested_for,
+        requested_at=memory.restart_requested_at,
+    )
+    if verdict.health in (Health.FAILED, Health.STALLED) and spec.supervision.enabled:
+        kind = None
+        if verdict.health is Health.FAILED and record is not None:
+            kind = classify_failure(look.observation.exit_code, backends.launcher.logs(record))
+            step.failure = kind.value
+        decision = decide_restart(
+            spec.supervision.restart,
+            restarts,
+            now,
+            memory.healthy_since,
+            retryable=kind is None or kind in RETRYABLE,
+        )
+        step.decision = decision
+        step.gave_up = None if decision.restart or decision.wait_seconds > 0 else decision.reason
+        # keyed by the attempt: a request for an attempt YARN has since replaced does not stand
+        # for the next one
+        pending = (
+            record is not None
+            and step.requested_for == look.driver_key
+            and step.requested_at is not None
+            and now - step.requested_at < RESTART_REQUEST_PATIENCE_SECONDS
+        )
+        step.request = decision.restart and not pending
+        if step.request and record is not None:
+            step.requested_for, step.requested_at = look.driver_key, now
+    elif verdict.health is Health.HEALTHY:
+        # healthy again: a request made before stands for nothing now (the restart run finds the
+        # driver it was asked to replace healthy, or gone)
+        step.gave_up, step.requested_for, step.requested_at = None, None, None
+    return step
+
+
+def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) -> Look:
+    """One pass: observe, classify, decide, record (the memory for the next pass, and whether
+    Dagster should record this one)."""
+    now = time.time() if now is None else now
+    look = look_at_driver(spec, backends, backends.store.supervisor(), now)
+    memory, record, status, verdict = look.memory, look.record, look.status, look.verdict
+    observation = look.observation
     batches = (
         monitoring.completed_batches(backends.launcher, record) if record and observation.running else []
     )
-    reading_at = memory.reading_at or first_new_input(monitoring.batch_inputs(batches), started_at)
+    reading_at = memory.reading_at or first_new_input(monitoring.batch_inputs(batches), look.started_at)
     newest = monitoring.newest_batch(batches)
     if verdict.health is Health.HEALTHY and reading_at is None:
         verdict = verdict.model_copy(
@@ -161,66 +251,34 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
     else:
         reading = monitoring.LagReading.from_memory(memory)
     dead = _dead_letters(spec, backends, memory) if lag_due else None
-    healthy_since = (memory.healthy_since or now) if verdict.health is Health.HEALTHY else None
     restarts = restart_times(backends, status)
-    decision = None
-    request = False
-    failure, gave_up = memory.failure, memory.gave_up
-    requested_for, requested_at = memory.restart_requested_for, memory.restart_requested_at
-    if verdict.health in (Health.FAILED, Health.STALLED) and spec.supervision.enabled:
-        kind = None
-        if verdict.health is Health.FAILED and record is not None:
-            kind = classify_failure(observation.exit_code, backends.launcher.logs(record))
-            failure = kind.value
-        decision = decide_restart(
-            spec.supervision.restart,
-            restarts,
-            now,
-            memory.healthy_since,
-            retryable=kind is None or kind in RETRYABLE,
-        )
-        gave_up = None if decision.restart or decision.wait_seconds > 0 else decision.reason
-        # keyed by the attempt: a request for an attempt YARN has since replaced does not stand
-        # for the next one
-        pending = (
-            record is not None
-            and requested_for == driver_key
-            and requested_at is not None
-            and now - requested_at < RESTART_REQUEST_PATIENCE_SECONDS
-        )
-        request = decision.restart and not pending
-        if request and record is not None:
-            requested_for, requested_at = driver_key, now
-    elif verdict.health is Health.HEALTHY:
-        # healthy again: a request made before stands for nothing now (the restart run finds the
-        # driver it was asked to replace healthy, or gone)
-        gave_up, requested_for, requested_at = None, None, None
+    step = decide(spec, backends, look, restarts, now)
     new_memory = memory.model_copy(
         update={
             "previous_batches": verdict.completed_batches,
             "previous_tasks": verdict.completed_tasks,
             "progress_at": verdict.progress_at,
-            "healthy_since": healthy_since,
+            "healthy_since": (memory.healthy_since or now) if verdict.health is Health.HEALTHY else None,
             "health": verdict.health.value,
             "reason": verdict.reason,
-            "failure": failure,
-            "gave_up": gave_up,
+            "failure": step.failure,
+            "gave_up": step.gave_up,
             **reading.to_memory(),
             "observed_at": now,
-            "restart_requested_for": requested_for,
-            "restart_requested_at": requested_at,
+            "restart_requested_for": step.requested_for,
+            "restart_requested_at": step.requested_at,
             "reading_at": reading_at,
             "lag_measured_at": _lag_measured_at(spec, memory, now) if measure_lag else memory.lag_measured_at,
             **(dead or {}),
         }
     )
-    in_window = len([t for t in restarts if now - t <= spec.supervision.restart.window_seconds])
-    signature = _signature(spec, new_memory, verdict.health.value, observation.active_receivers, in_window)
+    counted = len(in_window(restarts, now, spec.supervision.restart.window_seconds))
+    signature = _signature(spec, new_memory, verdict.health.value, observation.active_receivers, counted)
     record_now = (
         signature != memory.recorded_signature
         or memory.recorded_at is None
         or now - memory.recorded_at >= RECORD_EVERY_SECONDS
-        or request
+        or step.request
     )
     if record_now:
         new_memory = new_memory.model_copy(update={"recorded_at": now, "recorded_signature": signature})
@@ -237,10 +295,37 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
         output_report = OutputReport(last_batch_time=newest[0], completed_batches=verdict.completed_batches)
         new_memory = new_memory.model_copy(update={"output_reported_at": now, "output_batch_time": newest[0]})
     backends.store.save_supervisor(new_memory)
+    return Look(
+        memory=new_memory,
+        verdict=verdict,
+        decision=step.decision,
+        request_restart=step.request,
+        driver_id=record.driver_id if record else None,
+        restarts_in_window=counted,
+        metadata=look_metadata(look, verdict, new_memory, reading, batches, counted, reading_at, now),
+        output_report=output_report,
+        record=record_now,
+    )
+
+
+def look_metadata(
+    look: DriverLook,
+    verdict: HealthVerdict,
+    memory: SupervisorMemory,
+    reading: monitoring.LagReading,
+    batches: list[dict[str, Any]],
+    restarts_in_window: int,
+    reading_at: float | None,
+    now: float,
+) -> dict[str, object]:
+    """A pass's figures as the health sensor records them: flat numbers, one per shard for lag,
+    so that Dagster plots each over time."""
+    record, status, observation, stats = look.record, look.status, look.observation, look.stats
+    newest = monitoring.newest_batch(batches)
     metadata: dict[str, object] = {
         "health": verdict.health.value,
         "reason": verdict.reason,
-        "failure": failure or "-",
+        "failure": memory.failure or "-",
         "receivers": record.receivers if record else 0,
         "active_receivers": observation.active_receivers,
         "cores": record.cores if record else 0,
@@ -251,12 +336,11 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
         # an unmeasured lag is left out (not plotted as 0) and said in words
         **({"max_lag_ms": max(reading.per_shard.values(), default=0)} if reading.unmeasured is None else {}),
         "lag": f"unknown: {reading.unmeasured}" if reading.unmeasured else "measured",
-        # one number per shard, so that Dagster plots each shard's lag over time
         **{f"lag_ms/{shard}": behind for shard, behind in sorted(reading.per_shard.items())},
-        "restarts_in_window": in_window,
+        "restarts_in_window": restarts_in_window,
         # plotted: records the job could not process, and those not replayed yet
-        "dead_lettered": new_memory.dead_lettered,
-        "dead_letters_waiting": new_memory.dead_letters_waiting,
+        "dead_lettered": memory.dead_lettered,
+        "dead_letters_waiting": memory.dead_letters_waiting,
     }
     if record is not None:
         if observation.running and newest is not None:
@@ -268,21 +352,11 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
         metadata["reading_new_records"] = reading_at is not None
         if reading_at is not None:
             # a restart's recovery as it matters: from the driver's start to its first new records
-            metadata["start_to_first_new_records_seconds"] = round(max(0.0, reading_at - started_at), 1)
+            metadata["start_to_first_new_records_seconds"] = round(max(0.0, reading_at - look.started_at), 1)
         metadata["generation"] = record.generation
         metadata["driver_attempt"] = status.attempt if status else 1
         metadata["spark_ui"] = record.ui_url
-    return Look(
-        memory=new_memory,
-        verdict=verdict,
-        decision=decision,
-        request_restart=request,
-        driver_id=record.driver_id if record else None,
-        restarts_in_window=in_window,
-        metadata=metadata,
-        output_report=output_report,
-        record=record_now,
-    )
+    return metadata
 
 
 def _dead_letters(spec: PipelineSpec, backends: Backends, memory: SupervisorMemory) -> dict[str, int] | None:

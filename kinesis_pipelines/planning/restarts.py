@@ -39,6 +39,11 @@ class RestartDecision(BaseModel):
     reason: str
 
 
+def in_window(times: list[float], now: float, window_seconds: float) -> list[float]:
+    """The restart times that count against a budget of `window_seconds`: the rolling window."""
+    return [t for t in times if now - t <= window_seconds]
+
+
 def decide_restart(
     policy: RestartPolicy,
     restarts: list[float],
@@ -50,7 +55,7 @@ def decide_restart(
 
     `restarts` are the times of earlier restarts; those before a stable healthy period, or
     outside the window, do not count."""
-    counted = [t for t in restarts if now - t <= policy.window_seconds]
+    counted = in_window(restarts, now, policy.window_seconds)
     if healthy_since is not None and now - healthy_since >= policy.stable_seconds:
         counted = [t for t in counted if t > healthy_since]
     left = policy.budget - len(counted)
