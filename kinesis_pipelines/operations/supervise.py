@@ -2,8 +2,9 @@
 
 `supervise` is what the health sensor runs every few seconds: one look through the backends,
 one decision from `planning/health.py` and `planning/restarts.py`, and the supervisor's memory
-saved for the next look. It never restarts anything itself and never counts a restart: the
-restart run does, once a driver was actually replaced. `check_results` only reads."""
+saved for the next look; the figures Dagster records are shaped in `orchestration/metadata.py`.
+It never restarts anything itself and never counts a restart: the restart run does, once a driver
+was actually replaced. `check_results` only reads."""
 
 from __future__ import annotations
 
@@ -52,21 +53,6 @@ class OutputReport(BaseModel):
     completed_batches: int
 
 
-class Look(BaseModel):
-    """The result of one supervision pass."""
-
-    memory: SupervisorMemory
-    verdict: HealthVerdict
-    decision: RestartDecision | None = None
-    request_restart: bool = False
-    driver_id: str | None = None
-    restarts_in_window: int = 0
-    metadata: dict[str, object] = {}
-    # set when the output asset is due a materialization: batches completed since the last one
-    output_report: OutputReport | None = None
-    record: bool = True  # record this look in Dagster (something changed, or it is time again)
-
-
 class DriverLook(BaseModel):
     """One look at the current driver: what the backend and Spark's monitoring API say of it, and
     the health that follows (the supervisor's memory carried over when it is the same driver)."""
@@ -81,6 +67,25 @@ class DriverLook(BaseModel):
     started_at: float  # its submit, or its last relaunch
     memory: SupervisorMemory  # the supervisor's memory, reset for a new driver
     verdict: HealthVerdict
+
+
+class Look(BaseModel):
+    """The result of one supervision pass."""
+
+    memory: SupervisorMemory
+    verdict: HealthVerdict
+    decision: RestartDecision | None = None
+    request_restart: bool = False
+    driver_id: str | None = None
+    restarts_in_window: int = 0
+    # what the pass saw, for the figures the health sensor records (orchestration/metadata.py)
+    driver: DriverLook | None = None
+    lag: monitoring.LagReading = monitoring.LagReading()
+    batches: list[dict[str, Any]] = []  # the driver's completed batches, newest first
+    reading_at: float | None = None  # when the driver first read new records
+    # set when the output asset is due a materialization: batches completed since the last one
+    output_report: OutputReport | None = None
+    record: bool = True  # record this look in Dagster (something changed, or it is time again)
 
 
 def observe(
@@ -302,61 +307,13 @@ def supervise(spec: PipelineSpec, backends: Backends, now: float | None = None) 
         request_restart=step.request,
         driver_id=record.driver_id if record else None,
         restarts_in_window=counted,
-        metadata=look_metadata(look, verdict, new_memory, reading, batches, counted, reading_at, now),
+        driver=look,
+        lag=reading,
+        batches=batches,
+        reading_at=reading_at,
         output_report=output_report,
         record=record_now,
     )
-
-
-def look_metadata(
-    look: DriverLook,
-    verdict: HealthVerdict,
-    memory: SupervisorMemory,
-    reading: monitoring.LagReading,
-    batches: list[dict[str, Any]],
-    restarts_in_window: int,
-    reading_at: float | None,
-    now: float,
-) -> dict[str, object]:
-    """A pass's figures as the health sensor records them: flat numbers, one per shard for lag,
-    so that Dagster plots each over time."""
-    record, status, observation, stats = look.record, look.status, look.observation, look.stats
-    newest = monitoring.newest_batch(batches)
-    metadata: dict[str, object] = {
-        "health": verdict.health.value,
-        "reason": verdict.reason,
-        "failure": memory.failure or "-",
-        "receivers": record.receivers if record else 0,
-        "active_receivers": observation.active_receivers,
-        "cores": record.cores if record else 0,
-        "input_rate_records_per_s": round(float(stats.get("avgInputRate", 0.0) or 0.0), 2),
-        "avg_scheduling_delay_ms": stats.get("avgSchedulingDelay", 0) or 0,
-        "avg_processing_ms": stats.get("avgProcessingTime", 0) or 0,
-        "completed_batches": verdict.completed_batches,
-        # an unmeasured lag is left out (not plotted as 0) and said in words
-        **({"max_lag_ms": max(reading.per_shard.values(), default=0)} if reading.unmeasured is None else {}),
-        "lag": f"unknown: {reading.unmeasured}" if reading.unmeasured else "measured",
-        **{f"lag_ms/{shard}": behind for shard, behind in sorted(reading.per_shard.items())},
-        "restarts_in_window": restarts_in_window,
-        # plotted: records the job could not process, and those not replayed yet
-        "dead_lettered": memory.dead_lettered,
-        "dead_letters_waiting": memory.dead_letters_waiting,
-    }
-    if record is not None:
-        if observation.running and newest is not None:
-            metadata["last_batch_time"] = newest[0]  # epoch seconds
-            metadata["last_batch_age_seconds"] = round(max(0.0, now - newest[0]), 1)
-            metadata["last_batch_records"] = newest[1]
-            metadata["last_batch_processing_ms"] = batches[0].get("processingTime") or 0
-            metadata["last_batch_scheduling_delay_ms"] = batches[0].get("schedulingDelay") or 0
-        metadata["reading_new_records"] = reading_at is not None
-        if reading_at is not None:
-            # a restart's recovery as it matters: from the driver's start to its first new records
-            metadata["start_to_first_new_records_seconds"] = round(max(0.0, reading_at - look.started_at), 1)
-        metadata["generation"] = record.generation
-        metadata["driver_attempt"] = status.attempt if status else 1
-        metadata["spark_ui"] = record.ui_url
-    return metadata
 
 
 def _dead_letters(spec: PipelineSpec, backends: Backends, memory: SupervisorMemory) -> dict[str, int] | None:

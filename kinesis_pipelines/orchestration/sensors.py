@@ -4,14 +4,13 @@ changed or a minute has passed, and asks
 for a restart run when the job failed or stalled and the restart policy allows one. A job
 stopped on request is left alone."""
 
-from typing import Any
-
 import dagster as dg
 
 from kinesis_pipelines import operations
 from kinesis_pipelines.orchestration.assets import job_asset_key, output_asset_key
 from kinesis_pipelines.orchestration.checks import check_evaluations
 from kinesis_pipelines.orchestration.jobs import PIPELINE_TAG, restart_job_name
+from kinesis_pipelines.orchestration.metadata import for_the_ui, look_metadata
 from kinesis_pipelines.orchestration.resources import backends_from, resource_key
 from kinesis_pipelines.spec import PipelineSpec
 
@@ -34,11 +33,7 @@ def health_sensor(spec: PipelineSpec) -> dg.SensorDefinition:
         look = operations.supervise(spec, backends_from(context, spec))
         if look.driver_id is None:
             return dg.SkipReason(f"{spec.name}: not deployed")
-        metadata: dict[str, Any] = {**look.metadata}
-        if "spark_ui" in metadata:
-            metadata["spark_ui"] = dg.MetadataValue.url(str(metadata["spark_ui"]))
-        if "last_batch_time" in metadata:
-            metadata["last_batch_time"] = dg.MetadataValue.timestamp(float(metadata["last_batch_time"]))
+        metadata = for_the_ui(look_metadata(look))
         events: list[dg.AssetObservation | dg.AssetCheckEvaluation | dg.AssetMaterialization] = []
         if look.record:  # on a change, else about once a minute: bounded events per pipeline
             events.append(dg.AssetObservation(asset_key=job_asset_key(spec.name), metadata=metadata))

@@ -22,6 +22,7 @@ from kinesis_pipelines.home import job_path
 from kinesis_pipelines.launch.submit import ledger_dir
 from kinesis_pipelines.operations import dead_letters
 from kinesis_pipelines.operations.status import pipeline_status, render_status
+from kinesis_pipelines.orchestration.metadata import look_metadata
 from kinesis_pipelines.producer import account, put_all, unique_ids
 from kinesis_pipelines_tests.e2e.helpers import make_spec, wait_for
 
@@ -108,7 +109,7 @@ def test_bad_records_go_to_dead_letters_and_the_job_goes_on(
     assert (shown.dead_lettered, shown.dead_letters_waiting) == (totals["dead_lettered"],) * 2
     assert f"{shown.dead_letters_waiting} waiting" in render_status(shown)
     look = operations.supervise(spec, backends)
-    assert look.metadata["dead_letters_waiting"] == totals["dead_lettered"]
+    assert look_metadata(look)["dead_letters_waiting"] == totals["dead_lettered"]
     passed, severity, _ = operations.check_results(spec, look.memory, 0)["no_dead_letters_waiting"]
     assert (passed, severity) == (False, "WARN")
 

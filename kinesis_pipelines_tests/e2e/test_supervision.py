@@ -17,6 +17,7 @@ from kinesis_pipelines.errors import LaunchError
 from kinesis_pipelines.home import HOME_ENV
 from kinesis_pipelines.launch.submit import ledger_dir
 from kinesis_pipelines.operations import backends_for
+from kinesis_pipelines.orchestration.metadata import look_metadata
 from kinesis_pipelines.processes import alive
 from kinesis_pipelines.producer import put_all, unique_ids
 from kinesis_pipelines_tests.e2e.helpers import (
@@ -112,9 +113,9 @@ def test_a_crashed_driver_is_relaunched_in_place_before_the_supervisor_is_needed
     assert supervisor.restart_runs == []  # nothing for the supervisor to do
     look = operations.supervise(spec, backends)
     assert look.restarts_in_window == 1  # the relaunch spent budget
-    assert look.metadata["driver_attempt"] == 2
-    assert look.metadata["reading_new_records"] is True  # the relaunched attempt read ids[500:]
-    assert isinstance(look.metadata["start_to_first_new_records_seconds"], float)
+    assert look_metadata(look)["driver_attempt"] == 2
+    assert look_metadata(look)["reading_new_records"] is True  # the relaunched attempt read ids[500:]
+    assert isinstance(look_metadata(look)["start_to_first_new_records_seconds"], float)
 
 
 def test_stalled_driver_is_replaced_and_no_second_survives(local_aws, assembly_jar, cleanup_drivers) -> None:

@@ -22,6 +22,7 @@ from kinesis_pipelines.launch import DriverRecord, DriverState, YarnLauncher
 from kinesis_pipelines.launch.submit import ledger_dir
 from kinesis_pipelines.operations import backends_for
 from kinesis_pipelines.operations.deploy import roll_for_rebalance
+from kinesis_pipelines.orchestration.metadata import look_metadata
 from kinesis_pipelines.planning.health import Health
 from kinesis_pipelines.producer import Accounting, account, put_all, unique_ids
 from kinesis_pipelines.spec import PipelineSpec
@@ -91,7 +92,7 @@ def kill_am_container(backends: operations.Backends, record: DriverRecord) -> in
 def healthy_look(spec: PipelineSpec, backends: operations.Backends) -> operations.Look | None:
     """The supervisor's look once it sees every receiver active and batches completing."""
     look = operations.supervise(spec, backends)
-    active = look.metadata.get("active_receivers") == 2 and look.metadata.get("completed_batches")
+    active = look_metadata(look).get("active_receivers") == 2 and look_metadata(look).get("completed_batches")
     return look if look.verdict.health is Health.HEALTHY and active else None
 
 
@@ -134,9 +135,9 @@ def test_yarn_cluster_mode_survives_am_kills_and_resubmits_when_attempts_are_spe
     assert info is not None and info.application_id == record.driver_id
     # the health sensor's view: Spark's monitoring API through the ResourceManager's proxy
     look = wait_for(partial(healthy_look, spec, backends), 120, "both receivers seen through the RM's proxy")
-    assert look.metadata["active_receivers"] == record.receivers == 2
-    assert int(str(look.metadata["completed_batches"])) > 0
-    assert look.metadata["spark_ui"] == f"http://{yarn_cluster.rm_web}/proxy/{record.driver_id}"
+    assert look_metadata(look)["active_receivers"] == record.receivers == 2
+    assert int(str(look_metadata(look)["completed_batches"])) > 0
+    assert look_metadata(look)["spark_ui"] == f"http://{yarn_cluster.rm_web}/proxy/{record.driver_id}"
 
     ids = unique_ids("yarn", 10_000)
     producer = SteadyProducer(backends, spec.stream.name, ids, rate=100)
@@ -166,7 +167,7 @@ def test_yarn_cluster_mode_survives_am_kills_and_resubmits_when_attempts_are_spe
     kill_am_container(backends, record)
     wait_for(lambda: launcher.status(record).state is DriverState.FAILED, 120, "the application to fail")
     look = operations.supervise(spec, backends)
-    assert look.request_restart, look.metadata
+    assert look.request_restart, look_metadata(look)
     restarted = operations.restart(
         spec, backends, expected_driver_id=record.driver_id, graceful=False, requested_by="supervisor"
     )
