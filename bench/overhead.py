@@ -21,11 +21,11 @@ from kinesis_pipelines.assembly.build import build_assembly
 from kinesis_pipelines.aws import resolve_connection
 from kinesis_pipelines.emulators.local_aws import LocalAws
 from kinesis_pipelines.launch import DriverRecord, LocalProcessLauncher
-from kinesis_pipelines.launch.runtime import spark_of
 from kinesis_pipelines.launch.submit import build_submit_request
 from kinesis_pipelines.operations.deploy import receiver_plan
 from kinesis_pipelines.processes import free_port
 from kinesis_pipelines.spec import PipelineSpec
+from kinesis_pipelines.spec.runtime import runtime_with, spark_of
 
 
 def spec_for(name: str) -> PipelineSpec:
@@ -58,7 +58,7 @@ def main() -> None:
             ui_port=free_port(),
             control_root=str(hand_backends.store.root / "generations"),
             files_root=hand_backends.store.root / "generations",
-            spark=spark_of(hand),
+            runtime=runtime_with(hand, spark_of(hand)),
         )
         # The launcher writes request.files (the job file, the region override) into
         # request.control_dir before it starts spark-submit.

@@ -30,11 +30,11 @@ from kinesis_pipelines import operations
 from kinesis_pipelines.app.sinks import read_output
 from kinesis_pipelines.assembly.build import build_assembly
 from kinesis_pipelines.launch import YarnLauncher
-from kinesis_pipelines.launch.runtime import spark_of
 from kinesis_pipelines.launch.submit import build_submit_request, write_code_archive
 from kinesis_pipelines.operations.deploy import receiver_plan
 from kinesis_pipelines.producer import put_all, unique_ids
 from kinesis_pipelines.spec import PipelineSpec
+from kinesis_pipelines.spec.runtime import runtime_with, spark_of
 from kinesis_pipelines.tools import spark_submit
 from kinesis_pipelines_tests.support.yarn import YarnCluster, application_pids, kill_container, rss_mib
 
@@ -94,7 +94,7 @@ def run(cluster: YarnCluster) -> None:
     request = build_submit_request(
         hand, receiver_plan(hand, len(stream.open_shards)), hand_backends.connection, jar.path, 0,
         launcher.control_root(hand_backends.store.root), hand_backends.store.root,
-        spark=spark_of(hand),
+        runtime=runtime_with(hand, spark_of(hand)),
     )  # fmt: skip
     files_dir = Path(request.files_dir)
     files_dir.mkdir(parents=True, exist_ok=True)

@@ -109,7 +109,7 @@ class Console:
 
 def load_spec(path: Path) -> PipelineSpec:
     """Load a spec and import its processor, so every error names the file."""
-    from kinesis_pipelines.validation import validate_pipeline_file
+    from kinesis_pipelines.spec.validation import validate_pipeline_file
 
     return validate_pipeline_file(path)
 
@@ -120,7 +120,7 @@ def rows(pairs: Sequence[tuple[str, object]], width: int = 16) -> str:
 
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> Result:
-    from kinesis_pipelines.validation import check_pipelines_apart
+    from kinesis_pipelines.spec.validation import check_pipelines_apart
 
     specs = [load_spec(path) for path in args.spec]
     check_pipelines_apart(specs, [str(path) for path in args.spec])
@@ -345,10 +345,9 @@ def cmd_local_aws(args: argparse.Namespace, console: Console) -> Result:
 
 def cmd_assembly(args: argparse.Namespace, console: Console) -> Result:
     from kinesis_pipelines.assembly.build import build_assembly
-    from kinesis_pipelines.tools import find_spark
+    from kinesis_pipelines.spec.runtime import installed_spark_version
 
-    spark = find_spark()
-    version = args.spark_version or (spark.version if spark else versions.TESTED_SPARK_VERSION)
+    version = args.spark_version or installed_spark_version() or versions.TESTED_SPARK_VERSION
     jar = build_assembly(version, progress=console.say)
     return Result(jar, rows(list(jar.model_dump().items()), width=22))
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kinesis_pipelines.validation import validate_pipeline_file
+from kinesis_pipelines.spec.validation import validate_pipeline_file
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

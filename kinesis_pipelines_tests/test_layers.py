@@ -74,3 +74,25 @@ def test_planning_is_pure() -> None:
 def test_operations_hold_no_dagster() -> None:
     for path in (PACKAGE / "operations").glob("*.py"):
         assert not [m for m in imports_of(path) if m.split(".")[0] == "dagster"], path.name
+
+
+RESOLVERS = {
+    "kinesis_pipelines.tools.find_spark",
+    "kinesis_pipelines.tools.require_spark",
+    "kinesis_pipelines.tools.python_version_of",
+    "kinesis_pipelines.tools.spark_submit",
+    "kinesis_pipelines.tools.spark_class",
+}
+
+
+def test_only_the_spec_resolves_spark_and_the_drivers_python() -> None:
+    """The Spark installation, its line and the driver's Python are resolved in `spec/runtime.py`,
+    once per operation, and handed on as one value: nothing else asks the file system for Spark or
+    an interpreter for its version."""
+    outside = {
+        name: sorted(imports_of(path) & RESOLVERS)
+        for name, path in ((module_name(p), p) for p in PACKAGE.rglob("*.py"))
+        if not name.startswith("kinesis_pipelines.spec") and name != "kinesis_pipelines.tools"
+    }
+    assert {name: found for name, found in outside.items() if found} == {}
+    assert imports_of(PACKAGE / "spec" / "runtime.py") & RESOLVERS  # the test reads real imports

@@ -16,11 +16,11 @@ from pydantic import BaseModel, Field, PrivateAttr
 
 from kinesis_pipelines.components.attributes import attributes_schema
 from kinesis_pipelines.components.scaffolder import KinesisPipelineScaffolder
-from kinesis_pipelines.launch.runtime import spark_version_of
 from kinesis_pipelines.orchestration import pipeline_definitions
 from kinesis_pipelines.orchestration.assets import assembly_asset
 from kinesis_pipelines.spec import PipelineSpec, validate_spec_data
-from kinesis_pipelines.validation import check_pipelines_apart, validate_pipeline_file
+from kinesis_pipelines.spec.runtime import Runtime
+from kinesis_pipelines.spec.validation import check_pipelines_apart, validated_pipeline, validated_spec
 
 
 def _as_given(context: dg.ResolutionContext, value: Any) -> Any:
@@ -61,7 +61,7 @@ class KinesisPipeline(dg.Component, dg.Resolvable, dg.Model):
     cloudwatch_endpoint_url: Given = None
     _source: Path | None = PrivateAttr(None)
     _spec: PipelineSpec | None = PrivateAttr(None)
-    _spark_version: str | None = PrivateAttr(None)
+    _runtime: Runtime | None = PrivateAttr(None)
     _project: list["KinesisPipeline"] | None = PrivateAttr(None)
 
     @classmethod
@@ -88,16 +88,21 @@ class KinesisPipeline(dg.Component, dg.Resolvable, dg.Model):
         if self._spec is not None:
             return self._spec
         if self._source is not None:
-            self._spec = validate_pipeline_file(self._source)
+            self._spec, self._runtime = validated_pipeline(self._source)
         else:  # built in Python rather than loaded from a defs.yaml
             self._spec = validate_spec_data(self.model_dump(exclude_unset=True), source="<component>")
+            self._runtime = validated_spec(self._spec)
         return self._spec
 
+    def runtime(self) -> Runtime:
+        """The Spark and Python the pipeline runs with, resolved once with its spec."""
+        self.spec()
+        assert self._runtime is not None
+        return self._runtime
+
     def spark_version(self) -> str:
-        """The Spark release the pipeline submits with (worked out once per component)."""
-        if self._spark_version is None:
-            self._spark_version = spark_version_of(self.spec())
-        return self._spark_version
+        """The Spark release the pipeline submits with."""
+        return self.runtime().spark_version
 
     def _project_pipelines(self, context: dg.ComponentLoadContext) -> list["KinesisPipeline"]:
         """Every pipeline of the project, checked once for a shared name or application table
@@ -124,7 +129,7 @@ class KinesisPipeline(dg.Component, dg.Resolvable, dg.Model):
             self._source = Path(context.path) / "defs.yaml"
         spec = self.spec()
         pipelines = self._project_pipelines(context)
-        defs = pipeline_definitions(spec)
+        defs = pipeline_definitions(spec, self.runtime())
         line = next(p for p in pipelines if p.spark_version() == self.spark_version())
         if line is self:
             defs = dg.Definitions.merge(defs, dg.Definitions(assets=[assembly_asset(self.spark_version())]))

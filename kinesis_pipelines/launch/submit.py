@@ -23,11 +23,11 @@ from kinesis_pipelines.emulators.tls import TRUSTSTORE_PASSWORD
 from kinesis_pipelines.errors import SpecError
 from kinesis_pipelines.home import job_path
 from kinesis_pipelines.launch.base import SubmitRequest
-from kinesis_pipelines.launch.runtime import driver_python
 from kinesis_pipelines.planning import ReceiverPlan, block_interval_ms, checkpoint_generation
 from kinesis_pipelines.spec import PipelineSpec
-from kinesis_pipelines.tools import SparkInstallation, python_executable
-from kinesis_pipelines.versions import ConnectorProfile, spark_line
+from kinesis_pipelines.spec.runtime import Runtime
+from kinesis_pipelines.tools import python_executable
+from kinesis_pipelines.versions import ConnectorProfile
 
 APP_DIR = Path(receiver_app.__file__).parent
 PACKAGE_DIR = APP_DIR.parent
@@ -97,10 +97,10 @@ def on_cluster(spec: PipelineSpec) -> bool:
     return spec.job.master == "yarn"
 
 
-def ships_code(spec: PipelineSpec) -> bool:
+def ships_code(spec: PipelineSpec, driver_python: str) -> bool:
     """The driver imports this package from a shipped zip, not from its own environment: on a
     cluster, and wherever the driver's Python is not this interpreter."""
-    return on_cluster(spec) or driver_python(spec) != python_executable()
+    return on_cluster(spec) or driver_python != python_executable()
 
 
 def write_code_archive(processor: str, target: Path) -> Path:
@@ -212,23 +212,25 @@ def build_submit_request(
     ui_port: int,
     control_root: str,
     files_root: Path,
-    spark: SparkInstallation,
+    runtime: Runtime,
     discard_unusable_checkpoint: bool = False,
 ) -> SubmitRequest:
     """The spark-submit argv and env, and the files its driver reads.
 
     The driver's control directory is `control_root/<generation>` (on this host, or on the
     job's file system for a driver on the cluster); the files it reads are placed in
-    `files_root/<generation>` on this host, and shipped with `--files` to a cluster. `spark` is
-    the Spark that submits; its line picks the connector profile (KCL 1 or KCL 2)."""
-    profile = spark_line(spark.version).profile
+    `files_root/<generation>` on this host, and shipped with `--files` to a cluster. `runtime`
+    holds the Spark that submits (its line picks the connector profile, KCL 1 or KCL 2) and the
+    driver's Python."""
+    spark = runtime.spark
+    profile = runtime.line.profile
     override = region_override_xml(connection) if profile is ConnectorProfile.KCL1 else None
-    generation = generation_of(spec, plan, connection, spark.version)
+    generation = generation_of(spec, plan, connection, runtime.spark_version)
     control_dir = join(control_root, generation)
     files_dir = files_root / generation
     config = driver_config(spec, plan, connection, generation, control_dir, discard_unusable_checkpoint)
     cluster = on_cluster(spec)
-    node_python = driver_python(spec)
+    node_python = runtime.python
     java_options = []
     if override is not None:
         # on a cluster, --files puts the override in every container's working directory
@@ -280,7 +282,7 @@ def build_submit_request(
     if cluster:
         argv += ["--deploy-mode", "cluster"]
         argv += ["--files", ",".join(str(files_dir / name) for name in sorted(files))]
-    code_archive = str(files_dir / CODE_ARCHIVE) if ships_code(spec) else None
+    code_archive = str(files_dir / CODE_ARCHIVE) if ships_code(spec, node_python) else None
     if code_archive:
         argv += ["--py-files", code_archive]
     for key, value in sorted({**conf, **spec.job.spark_conf}.items()):

@@ -18,13 +18,13 @@ from kinesis_pipelines.aws.dynamodb import TableReport
 from kinesis_pipelines.aws.kinesis import StreamReport
 from kinesis_pipelines.errors import OperationLockedError
 from kinesis_pipelines.launch import DriverStatus
-from kinesis_pipelines.launch.runtime import check_runtime, spark_of, spark_version_of
 from kinesis_pipelines.operations.backends import Backends, Progress, quiet
 from kinesis_pipelines.operations.iam import check_orchestrator_permissions
 from kinesis_pipelines.operations.rewind import preview_rewind
 from kinesis_pipelines.operations.roll import Action, DeployResult, RequestedBy, receiver_plan, roll
 from kinesis_pipelines.spec import PipelineSpec
-from kinesis_pipelines.validation import check_processor
+from kinesis_pipelines.spec.runtime import Runtime, resolve_runtime
+from kinesis_pipelines.spec.validation import check_processor
 
 __all__ = [
     "Action",
@@ -64,19 +64,21 @@ def ensure_app_table(
     )
 
 
-def preflight(spec: PipelineSpec, backends: Backends, progress: Progress = quiet) -> None:
+def preflight(spec: PipelineSpec, backends: Backends, progress: Progress = quiet) -> Runtime:
     """Everything that can be known wrong before anything is created: the processor imports,
     the cluster answers, the role can be assumed (with its external id), this host's identity
     holds the orchestrator's actions (asked of IAM, on AWS itself), and the control table's
-    records of this application are this pipeline's."""
+    records of this application are this pipeline's. Returns the runtime it resolved (a Spark
+    on this host to submit with is required), for the rest of the operation to take."""
     check_processor(spec.job.processor)
-    check_runtime(spec)
-    spark_of(spec)
+    runtime = resolve_runtime(spec)
+    runtime.spark  # noqa: B018 (ToolMissingError when this host has no Spark to submit with)
     backends.launcher.check_ready()
     check_credentials(backends.connection)
     if not backends.connection.endpoints:  # AWS itself: IAM can check the policy in advance
         progress(check_orchestrator_permissions(spec, session_for(backends.connection)))
     backends.store.check_owner()
+    return runtime
 
 
 def deploy(
@@ -87,11 +89,11 @@ def deploy(
     progress: Progress = quiet,
 ) -> Deployment:
     """Every step of a deploy, in order: the stream, the lease table, the assembly, the job."""
-    preflight(spec, backends, progress)
+    runtime = preflight(spec, backends, progress)
     stream_report = backends.stream.ensure_stream(progress=progress)
     table_report = ensure_app_table(spec, backends, stream_report, reset_app_table, progress)
-    jar = build_assembly(spark_version_of(spec), progress=progress)
-    result = _start_job(spec, backends, assembly=jar, progress=progress)
+    jar = build_assembly(runtime.spark_version, progress=progress)
+    result = _start_job(spec, backends, runtime, assembly=jar, progress=progress)
     return Deployment(stream=stream_report, app_table=table_report, assembly=jar, job=result)
 
 
@@ -106,13 +108,14 @@ def deploy_job(
     """Run the job for the current spec: nothing if that exact generation already runs, else
     stop the running one gracefully and start the new generation. An operator's deploy: it
     lifts an earlier stop."""
-    preflight(spec, backends, progress)
-    return _start_job(spec, backends, assembly=assembly, progress=progress, now=now)
+    runtime = preflight(spec, backends, progress)
+    return _start_job(spec, backends, runtime, assembly=assembly, progress=progress, now=now)
 
 
 def _start_job(
     spec: PipelineSpec,
     backends: Backends,
+    runtime: Runtime,
     *,
     assembly: AssemblyJar | None = None,
     progress: Progress = quiet,
@@ -120,7 +123,10 @@ def _start_job(
 ) -> DeployResult:
     """deploy_job after its preflight (which `deploy` has already made)."""
     own = backends.store.save_intent("running", by="deploy", now=now)
-    return roll(spec, backends, assembly=assembly, progress=progress, requested_by="operator", own_intent=own)
+    return roll(
+        spec, backends, runtime=runtime, assembly=assembly, progress=progress, requested_by="operator",
+        own_intent=own,
+    )  # fmt: skip
 
 
 def restart(

@@ -8,15 +8,14 @@ from pydantic import BaseModel, ConfigDict
 
 from kinesis_pipelines.assembly.build import cached_jar_path
 from kinesis_pipelines.aws.connection import AwsConnection, spec_endpoints
-from kinesis_pipelines.errors import KinesisPipelinesError, ToolMissingError
-from kinesis_pipelines.launch.runtime import check_runtime, spark_of, spark_version_of
+from kinesis_pipelines.errors import KinesisPipelinesError
 from kinesis_pipelines.launch.submit import build_submit_request, render_command, write_submit_files
 from kinesis_pipelines.operations.backends import Backends
 from kinesis_pipelines.operations.deploy import receiver_plan
 from kinesis_pipelines.spec import EMBEDDED, PipelineSpec
+from kinesis_pipelines.spec.runtime import resolve_runtime, runtime_with
+from kinesis_pipelines.spec.validation import check_processor
 from kinesis_pipelines.tools import SparkInstallation
-from kinesis_pipelines.validation import check_processor
-from kinesis_pipelines.versions import spark_line
 
 
 class PlanReport(BaseModel):
@@ -46,7 +45,7 @@ def plan(spec: PipelineSpec, backends: Backends, *, write_files: bool = False) -
     spark-submit line reads (the job file, the SDK v1 endpoint override, the code zip) are written
     where it names them, so the line runs by hand as printed."""
     check_processor(spec.job.processor)
-    check_runtime(spec)
+    runtime = resolve_runtime(spec)
     notes: list[str] = []
     stream_exists: bool | None
     try:
@@ -70,20 +69,20 @@ def plan(spec: PipelineSpec, backends: Backends, *, write_files: bool = False) -
             open_shards, source = spec.stream.shards, "the spec (AWS not reachable to check)"
             notes.append(f"could not look at the stream: {exc}")
     plan_ = receiver_plan(spec, open_shards)
-    spark_version = spark_version_of(spec)
-    try:
-        spark = spark_of(spec)
-    except ToolMissingError as exc:
-        notes.append(f"{exc}; the line below shows where its spark-submit goes")
-        line = spark_line(spark_version)
-        spark = SparkInstallation(Path("$SPARK_HOME"), spark_version, line.scala, "a placeholder")
+    spark_version = runtime.spark_version
+    if runtime.installation is None:
+        notes.append(f"{runtime.missing_spark}; the line below shows where its spark-submit goes")
+        placeholder = SparkInstallation(
+            Path("$SPARK_HOME"), spark_version, runtime.line.scala, "a placeholder"
+        )
+        runtime = runtime_with(spec, placeholder)
     jar = cached_jar_path(spark_version)
     if not jar.exists():
         notes.append("the assembly jar is not built yet; a deploy builds it with Maven")
     request = build_submit_request(
         spec, plan_, connection, str(jar), ui_port=4040,
         control_root=_control_root(backends), files_root=backends.store.root / "generations",
-        spark=spark,
+        runtime=runtime,
     )  # fmt: skip
     files = [str(Path(request.files_dir) / name) for name in sorted(request.files)]
     if request.code_archive:

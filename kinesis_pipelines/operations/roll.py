@@ -14,7 +14,6 @@ from kinesis_pipelines.assembly.build import AssemblyJar, build_assembly
 from kinesis_pipelines.aws import fence, oplock
 from kinesis_pipelines.errors import ControlRecordConflictError, LaunchError
 from kinesis_pipelines.launch import DriverRecord, DriverState
-from kinesis_pipelines.launch.runtime import spark_of, spark_version_of
 from kinesis_pipelines.launch.submit import build_submit_request, superseding
 from kinesis_pipelines.operations.backends import Backends, Progress, quiet
 from kinesis_pipelines.operations.drain import Retired, retire, storable
@@ -22,6 +21,7 @@ from kinesis_pipelines.operations.driver_steps import check_fence_free, clear_af
 from kinesis_pipelines.planning import ReceiverPlan, plan_receivers
 from kinesis_pipelines.processes import free_port
 from kinesis_pipelines.spec import PipelineSpec
+from kinesis_pipelines.spec.runtime import Runtime, resolve_runtime
 from kinesis_pipelines.state import GenerationRecord, Intent
 
 Action = Literal["started", "unchanged", "replaced", "restarted", "refused"]
@@ -87,6 +87,7 @@ def roll(
     spec: PipelineSpec,
     backends: Backends,
     *,
+    runtime: Runtime | None = None,
     assembly: AssemblyJar | None = None,
     progress: Progress = quiet,
     restart: bool = False,
@@ -99,12 +100,13 @@ def roll(
 ) -> DeployResult:
     say = progress
     store, launcher = backends.store, backends.launcher
-    jar = assembly or build_assembly(spark_version_of(spec), progress=say)
+    runtime = runtime or resolve_runtime(spec)
+    jar = assembly or build_assembly(runtime.spark_version, progress=say)
     plan = receiver_plan(spec, len(backends.stream.open_shard_ids()))
     request = build_submit_request(
         spec, plan, backends.connection, jar.path, ui_port=free_port(),
         control_root=launcher.control_root(store.root / "generations"),
-        files_root=store.root / "generations", spark=spark_of(spec),
+        files_root=store.root / "generations", runtime=runtime,
         discard_unusable_checkpoint=discard_checkpoint,
     )  # fmt: skip
     with store.operation_lock(f"{'restart' if restart else 'roll'} by {requested_by}"):

@@ -9,7 +9,6 @@ from pydantic import Field
 from kinesis_pipelines import operations, versions
 from kinesis_pipelines.assembly.build import build_assembly
 from kinesis_pipelines.home import job_path
-from kinesis_pipelines.launch.runtime import spark_version_of
 from kinesis_pipelines.operations import startup
 from kinesis_pipelines.orchestration.resources import backends_from, resource_key
 from kinesis_pipelines.planning.health import output_freshness
@@ -69,7 +68,7 @@ class AppTableConfig(dg.Config):
     )
 
 
-def pipeline_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
+def pipeline_assets(spec: PipelineSpec, spark_version: str) -> list[dg.AssetsDefinition]:
     name = spec.name
     keys = {resource_key(name)}
     common: dict[str, Any] = {"group_name": name, "owners": spec.owners or None}
@@ -130,7 +129,7 @@ def pipeline_assets(spec: PipelineSpec) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=job_asset_key(name),
         kinds={"spark"},
-        deps=[stream, app_table, assembly_key(spark_version_of(spec))],
+        deps=[stream, app_table, assembly_key(spark_version)],
         description=(
             f"The Spark Streaming job reading {spec.stream.name} with one receiver per open shard "
             "(bounded by max receivers and cores). Same spec while it runs: unchanged; changed "

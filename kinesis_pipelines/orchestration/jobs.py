@@ -8,7 +8,6 @@ import dagster as dg
 from pydantic import Field
 
 from kinesis_pipelines import operations
-from kinesis_pipelines.launch.runtime import spark_version_of
 from kinesis_pipelines.orchestration.assets import assembly_key
 from kinesis_pipelines.orchestration.resources import backends_from, resource_key
 from kinesis_pipelines.spec import PipelineSpec
@@ -62,14 +61,13 @@ def rebalance_job_name(pipeline: str) -> str:
     return f"{pipeline}__rebalance"
 
 
-def pipeline_jobs(spec: PipelineSpec) -> list[Any]:
+def pipeline_jobs(spec: PipelineSpec, spark_version: str) -> list[Any]:
     name = spec.name
     keys = {resource_key(name)}
     tags = {PIPELINE_TAG: name}
     deploy = dg.define_asset_job(
         name=deploy_job_name(name),
-        selection=dg.AssetSelection.groups(name)
-        | dg.AssetSelection.keys(assembly_key(spark_version_of(spec))),
+        selection=dg.AssetSelection.groups(name) | dg.AssetSelection.keys(assembly_key(spark_version)),
         description=f"Create what is missing and run the streaming job of {name}.",
         tags=tags,
     )

@@ -9,6 +9,7 @@ import pytest
 from kinesis_pipelines.errors import SpecError
 from kinesis_pipelines.launch.hadoop import hadoop_conf_dir, load_hadoop_conf
 from kinesis_pipelines.spec import PipelineSpec
+from kinesis_pipelines.spec.runtime import runtime_with
 from kinesis_pipelines_tests.e2e.helpers import make_spec
 
 SITE = "<configuration>{}</configuration>"
@@ -54,11 +55,11 @@ def test_a_folder_without_yarn_site_is_refused(tmp_path: Path, monkeypatch: pyte
 
 def test_an_unreachable_resource_manager_fails_before_any_submit(tmp_path: Path) -> None:
     from kinesis_pipelines.errors import LaunchError
-    from kinesis_pipelines.launch.runtime import spark_of
     from kinesis_pipelines.launch.submit import build_submit_request
     from kinesis_pipelines.launch.yarn import SUBMIT_LOG, YarnLauncher
     from kinesis_pipelines.operations.deploy import receiver_plan
     from kinesis_pipelines.processes import free_port
+    from kinesis_pipelines.spec.runtime import spark_of
     from kinesis_pipelines_tests.launch.test_submit import REAL
 
     conf = tmp_path / "conf"
@@ -71,7 +72,14 @@ def test_an_unreachable_resource_manager_fails_before_any_submit(tmp_path: Path)
     with pytest.raises(LaunchError, match=r"ResourceManager at http://127\.0\.0\.1:\d+ is unreachable"):
         launcher.check_ready()
     request = build_submit_request(
-        spec, receiver_plan(spec, 1), REAL, "/a.jar", 0, "hdfs://nn/c", tmp_path, spark=spark_of(spec)
+        spec,
+        receiver_plan(spec, 1),
+        REAL,
+        "/a.jar",
+        0,
+        "hdfs://nn/c",
+        tmp_path,
+        runtime=runtime_with(spec, spark_of(spec)),
     )
     with pytest.raises(LaunchError, match=r"yarn\.resourcemanager\.webapp\.address"):
         launcher.submit(request)

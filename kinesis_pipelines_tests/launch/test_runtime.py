@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from kinesis_pipelines.errors import SpecError, ToolMissingError
-from kinesis_pipelines.launch.runtime import check_runtime, driver_python, spark_of, spark_version_of
 from kinesis_pipelines.spec import PipelineSpec
+from kinesis_pipelines.spec.runtime import check_runtime, driver_python, spark_of, spark_version_of
 from kinesis_pipelines.tools import find_spark
 from kinesis_pipelines_tests.e2e.helpers import make_spec
 

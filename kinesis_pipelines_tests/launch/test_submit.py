@@ -12,6 +12,7 @@ from kinesis_pipelines.app import control
 from kinesis_pipelines.aws.connection import AwsConnection
 from kinesis_pipelines.launch.submit import APP_DIR, build_submit_request, render_command
 from kinesis_pipelines.operations.deploy import receiver_plan
+from kinesis_pipelines.spec.runtime import runtime_with
 from kinesis_pipelines.tools import SparkInstallation
 from kinesis_pipelines_tests.e2e.helpers import make_spec
 from kinesis_pipelines_tests.support.golden import assert_golden
@@ -54,7 +55,14 @@ def test_local_master_against_the_emulators(tmp_path: Path, monkeypatch: pytest.
     spec = make_spec("golden", shards=2, executor_cores=3)
     plan = receiver_plan(spec, open_shards=2)
     request = build_submit_request(
-        spec, plan, EMULATED, "/jars/asl.jar", 4041, str(tmp_path), tmp_path, spark=SPARK
+        spec,
+        plan,
+        EMULATED,
+        "/jars/asl.jar",
+        4041,
+        str(tmp_path),
+        tmp_path,
+        runtime=runtime_with(spec, SPARK),
     )
     assert normalized(request.argv, request.control_dir) == [
         "<spark-submit>",
@@ -117,7 +125,7 @@ def test_standalone_master_on_real_aws(tmp_path: Path) -> None:
     )  # fmt: skip
     plan = receiver_plan(spec, open_shards=4)
     request = build_submit_request(
-        spec, plan, REAL, "/jars/asl.jar", 4041, str(tmp_path), tmp_path, spark=SPARK
+        spec, plan, REAL, "/jars/asl.jar", 4041, str(tmp_path), tmp_path, runtime=runtime_with(spec, SPARK)
     )
     argv = normalized(request.argv, request.control_dir)
     assert argv[:9] == [
@@ -142,11 +150,22 @@ def test_standalone_master_on_real_aws(tmp_path: Path) -> None:
 def test_generation_changes_with_the_job_and_not_with_the_port(tmp_path: Path) -> None:
     spec = make_spec("golden", shards=2)
     plan = receiver_plan(spec, 2)
-    first = build_submit_request(spec, plan, REAL, "/a.jar", 4041, str(tmp_path), tmp_path, spark=SPARK)
-    other_port = build_submit_request(spec, plan, REAL, "/a.jar", 4999, str(tmp_path), tmp_path, spark=SPARK)
+    first = build_submit_request(
+        spec, plan, REAL, "/a.jar", 4041, str(tmp_path), tmp_path, runtime=runtime_with(spec, SPARK)
+    )
+    other_port = build_submit_request(
+        spec, plan, REAL, "/a.jar", 4999, str(tmp_path), tmp_path, runtime=runtime_with(spec, SPARK)
+    )
     changed = make_spec("golden", shards=2, batch_interval_seconds=1)
     second = build_submit_request(
-        changed, receiver_plan(changed, 2), REAL, "/a.jar", 4041, str(tmp_path), tmp_path, spark=SPARK
+        changed,
+        receiver_plan(changed, 2),
+        REAL,
+        "/a.jar",
+        4041,
+        str(tmp_path),
+        tmp_path,
+        runtime=runtime_with(changed, SPARK),
     )
     assert first.generation == other_port.generation != second.generation
 
@@ -163,7 +182,7 @@ def test_yarn_cluster_mode_ships_code_and_files(tmp_path: Path, monkeypatch: pyt
     plan = receiver_plan(spec, open_shards=2)
     control_root = "hdfs://nn:8020/kp/checkpoints/golden/control"
     request = build_submit_request(
-        spec, plan, EMULATED, "/jars/asl.jar", 4041, control_root, tmp_path, spark=SPARK
+        spec, plan, EMULATED, "/jars/asl.jar", 4041, control_root, tmp_path, runtime=runtime_with(spec, SPARK)
     )
     files_dir = str(tmp_path / request.generation)
     argv = normalized(request.argv, files_dir)
@@ -200,7 +219,14 @@ def test_yarn_on_real_aws_passes_no_credentials(tmp_path: Path) -> None:
     )
     plan = receiver_plan(spec, open_shards=1)
     request = build_submit_request(
-        spec, plan, REAL, "/a.jar", 4041, "hdfs://nn/c/golden/control", tmp_path, spark=SPARK
+        spec,
+        plan,
+        REAL,
+        "/a.jar",
+        4041,
+        "hdfs://nn/c/golden/control",
+        tmp_path,
+        runtime=runtime_with(spec, SPARK),
     )
     assert not [arg for arg in request.argv if "AWS_ACCESS_KEY_ID" in arg or "SECRET" in arg]
     assert "--conf" in request.argv and "spark.yarn.appMasterEnv.PYSPARK_PYTHON=python3" in request.argv
@@ -224,7 +250,14 @@ def test_standalone_driver_binds_the_address_workers_reach(tmp_path: Path) -> No
         checkpoint_dir="file:///shared/c", sink={"path": "file:///shared/o"},
     )  # fmt: skip
     request = build_submit_request(
-        spec, receiver_plan(spec, 1), REAL, "/a.jar", 4041, str(tmp_path), tmp_path, spark=SPARK
+        spec,
+        receiver_plan(spec, 1),
+        REAL,
+        "/a.jar",
+        4041,
+        str(tmp_path),
+        tmp_path,
+        runtime=runtime_with(spec, SPARK),
     )
     assert (
         "spark.driver.host=10.0.0.9" in request.argv and "spark.driver.bindAddress=10.0.0.9" in request.argv
@@ -261,7 +294,14 @@ def test_argv_and_environment_per_spark_line(
     spark = SparkInstallation(Path("/opt/spark"), spark_version, scala, "a test")
     spec = make_spec("golden", shards=2, executor_cores=3)
     request = build_submit_request(
-        spec, receiver_plan(spec, 2), EMULATED, "/jars/asl.jar", 4041, str(tmp_path), tmp_path, spark=spark
+        spec,
+        receiver_plan(spec, 2),
+        EMULATED,
+        "/jars/asl.jar",
+        4041,
+        str(tmp_path),
+        tmp_path,
+        runtime=runtime_with(spec, spark),
     )
     shown = [*normalized(request.argv, request.control_dir), ""]
     shown += [f"{key}={value}" for key, value in sorted(request.env.items())]
@@ -280,13 +320,21 @@ def test_a_different_driver_python_gets_the_code_shipped(tmp_path: Path) -> None
     the shipped zip, and both Spark's driver and worker Pythons are the pipeline's."""
     spec = make_spec("golden", shards=1, python="/opt/py310/bin/python3")
     request = build_submit_request(
-        spec, receiver_plan(spec, 1), REAL, "/a.jar", 4041, str(tmp_path), tmp_path, spark=SPARK
+        spec,
+        receiver_plan(spec, 1),
+        REAL,
+        "/a.jar",
+        4041,
+        str(tmp_path),
+        tmp_path,
+        runtime=runtime_with(spec, SPARK),
     )
     assert request.env["PYSPARK_DRIVER_PYTHON"] == request.env["PYSPARK_PYTHON"] == "/opt/py310/bin/python3"
     assert "spark.pyspark.driver.python=/opt/py310/bin/python3" in request.argv
     assert request.argv[request.argv.index("--py-files") + 1] == request.code_archive
+    plain = make_spec("golden", shards=1)
     same = build_submit_request(
-        make_spec("golden", shards=1), receiver_plan(spec, 1), REAL, "/a.jar", 4041, str(tmp_path), tmp_path,
-        spark=SPARK,
+        plain, receiver_plan(spec, 1), REAL, "/a.jar", 4041, str(tmp_path), tmp_path,
+        runtime=runtime_with(plain, SPARK),
     )  # fmt: skip
     assert "--py-files" not in same.argv and same.code_archive is None

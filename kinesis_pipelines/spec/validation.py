@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kinesis_pipelines.errors import SpecError
-from kinesis_pipelines.launch.runtime import check_runtime
-from kinesis_pipelines.spec import PipelineSpec, load_spec
+from kinesis_pipelines.spec.model import PipelineSpec
+from kinesis_pipelines.spec.reading import load_spec
+from kinesis_pipelines.spec.runtime import Runtime, resolve_runtime
 
 
 def check_processor(processor: str) -> None:
@@ -31,16 +32,31 @@ def check_processor(processor: str) -> None:
 def validate_pipeline_file(path: Path) -> PipelineSpec:
     """The spec in `path`, with its processor imported and its Spark, connector profile and
     driver Python checked together; SpecError naming the file, the line and the field."""
+    return validated_pipeline(path)[0]
+
+
+def validated_pipeline(path: Path) -> tuple[PipelineSpec, Runtime]:
+    """`validate_pipeline_file`, and the runtime it resolved on the way, for the caller to keep."""
     spec = load_spec(path)
     try:
         check_processor(spec.job.processor)
-        check_runtime(spec)
+        runtime = resolve_runtime(spec)
     except SpecError as exc:
         field = str(exc).split(":", 1)[0].split(" ", 1)[0]
         line = _field_line(path, field)
         where = f"{path}:{line}" if line else str(path)
         raise SpecError(f"{where}: {exc}") from exc
-    return spec
+    return spec, runtime
+
+
+def validated_spec(spec: PipelineSpec) -> Runtime:
+    """A spec built in Python (no file to name): its processor imported and its runtime resolved,
+    SpecError naming the pipeline."""
+    try:
+        check_processor(spec.job.processor)
+        return resolve_runtime(spec)
+    except SpecError as exc:
+        raise SpecError(f"pipeline {spec.name}: {exc}") from exc
 
 
 def _field_line(path: Path, dotted: str) -> int | None:

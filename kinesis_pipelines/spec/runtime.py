@@ -1,4 +1,7 @@
-"""Which Spark and which Python a pipeline's driver runs with, and whether they go together.
+"""Which Spark and which Python a pipeline's driver runs with, and whether they go together,
+worked out once per operation into one frozen value (`Runtime`, from `resolve_runtime`) that the
+plan, the deploy, the assembly build and the submit all take: nothing outside `spec/` asks the file
+system for Spark or an interpreter for its version.
 
 The orchestrator (CLI, Dagster, planning, supervision) runs on any Python 3.10-3.13 and needs no
 pyspark. Spark is needed where the driver runs: a cluster's Spark, a Spark distribution on this
@@ -7,8 +10,10 @@ is `job.python`, checked here against the Spark line it runs."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from kinesis_pipelines.errors import SpecError, ToolMissingError
-from kinesis_pipelines.spec import PipelineSpec
+from kinesis_pipelines.spec.model import PipelineSpec
 from kinesis_pipelines.tools import (
     SparkInstallation,
     find_spark,
@@ -19,6 +24,66 @@ from kinesis_pipelines.tools import (
 from kinesis_pipelines.versions import ConnectorProfile, SparkLine, spark_line
 
 YARN_NODE_PYTHON = "python3"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What one pipeline runs with: the Spark release and its line (Scala, connector profile,
+    Pythons it runs), the driver's and executors' Python, and the Spark installation on this host
+    that submits it (None when this host has none: a plan still shows the line; a deploy refuses)."""
+
+    spark_version: str
+    line: SparkLine
+    python: str
+    installation: SparkInstallation | None
+    missing_spark: str = ""  # why there is no installation, with how to provide one
+
+    @property
+    def spark(self) -> SparkInstallation:
+        """The Spark that submits, or ToolMissingError saying how to provide one."""
+        if self.installation is None:
+            raise ToolMissingError(self.missing_spark)
+        return self.installation
+
+
+def installed_spark_version() -> str | None:
+    """The release of the Spark this host submits with by default (SPARK_HOME, else the pyspark
+    extra), for what is built without a pipeline (`kinesis-pipelines assembly`); None if none."""
+    spark = find_spark()
+    return spark.version if spark else None
+
+
+def runtime_with(spec: PipelineSpec, installation: SparkInstallation) -> Runtime:
+    """The runtime of a pipeline submitted with a given Spark, unchecked (a plan shown with a
+    placeholder Spark, a test, a benchmark's hand-built submit)."""
+    version = spec.job.spark_version or installation.version
+    return Runtime(
+        spark_version=version, line=spark_line(version), python=driver_python(spec), installation=installation
+    )
+
+
+def resolve_runtime(spec: PipelineSpec) -> Runtime:
+    """The pipeline's runtime, checked: the declared Spark is the installed one, the driver's
+    Python runs on that Spark line, and the connector profile offers what the spec asks.
+    SpecError saying what to change."""
+    try:
+        installed = find_spark(spec.job.spark_home)
+    except ToolMissingError as exc:
+        raise SpecError(f"job.spark_home: {exc}") from exc
+    version = _spark_version(spec, installed)
+    line = spark_line(version)
+    python = driver_python(spec)
+    _check_python(spec, line, python)
+    check_profile(spec, line)
+    missing = ""
+    if installed is None:
+        try:
+            require_spark(spec.job.spark_home)
+        except ToolMissingError as exc:
+            missing = f"pipeline {spec.name}: {exc}"
+    return Runtime(
+        spark_version=version, line=line, python=python, installation=installed, missing_spark=missing
+    )
 
 
 def spark_of(spec: PipelineSpec) -> SparkInstallation:
@@ -36,6 +101,10 @@ def spark_version_of(spec: PipelineSpec) -> str:
         installed = find_spark(spec.job.spark_home)
     except ToolMissingError as exc:
         raise SpecError(f"job.spark_home: {exc}") from exc
+    return _spark_version(spec, installed)
+
+
+def _spark_version(spec: PipelineSpec, installed: SparkInstallation | None) -> str:
     declared = spec.job.spark_version
     if declared and installed and declared != installed.version:
         raise SpecError(
@@ -76,11 +145,13 @@ def driver_python(spec: PipelineSpec) -> str:
 
 
 def check_runtime(spec: PipelineSpec) -> SparkLine:
-    """Spark, connector profile and driver Python go together; SpecError saying what to change.
-    A driver Python on this host is asked its version; one on YARN's nodes is taken from
+    """Spark, connector profile and driver Python go together; SpecError saying what to change."""
+    return resolve_runtime(spec).line
+
+
+def _check_python(spec: PipelineSpec, line: SparkLine, python: str) -> None:
+    """A driver Python on this host is asked its version; one on YARN's nodes is taken from
     `job.python_version` when given (nothing here can ask it)."""
-    line = line_of(spec)
-    python = driver_python(spec)
     if spec.job.master == "yarn":
         declared = spec.job.python_version
         major, _, minor = (declared or "").partition(".")
@@ -98,8 +169,6 @@ def check_runtime(spec: PipelineSpec) -> SparkLine:
             f"and boto3) where the driver runs, or use a Spark line that supports "
             f"{version[0]}.{version[1]}"
         )
-    check_profile(spec, line)
-    return line
 
 
 def check_profile(spec: PipelineSpec, line: SparkLine) -> None:
