@@ -70,7 +70,7 @@ class AppTableConfig(dg.Config):
 
 def pipeline_assets(spec: PipelineSpec, spark_version: str) -> list[dg.AssetsDefinition]:
     name = spec.name
-    keys = {resource_key(name)}
+    keys = {resource_key(spec)}
     common: dict[str, Any] = {"group_name": name, "owners": spec.owners or None}
 
     @dg.asset(

@@ -19,7 +19,7 @@ def rebalance_schedule(spec: PipelineSpec) -> dg.ScheduleDefinition:
         default_status=(
             dg.DefaultScheduleStatus.RUNNING if policy.enabled else dg.DefaultScheduleStatus.STOPPED
         ),
-        required_resource_keys={resource_key(spec.name)},
+        required_resource_keys={resource_key(spec)},
         description=f"Rebalance {spec.name}'s shards and receivers ({policy.schedule}).",
     )
     def rebalance_tick(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:

@@ -23,7 +23,7 @@ def health_sensor(spec: PipelineSpec) -> dg.SensorDefinition:
         job_name=restart_job_name(spec.name),
         minimum_interval_seconds=HEALTH_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        required_resource_keys={resource_key(spec.name)},
+        required_resource_keys={resource_key(spec)},
         description=(
             f"Watches {spec.name}'s driver, receivers, batches and lag; restarts it from its "
             "checkpoints when it fails or stalls, within the restart policy."

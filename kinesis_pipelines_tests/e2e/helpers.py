@@ -71,6 +71,42 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def driver_work(spec: PipelineSpec, backends: Any) -> int:
+    """Spark tasks the pipeline's current driver has finished (0 while it does not answer): a
+    count that goes up while the driver works, however slowly a busy machine lets it."""
+    record = backends.store.driver()
+    tasks = monitoring.executor_tasks(backends.launcher, record) if record is not None else None
+    return tasks.completed if tasks else 0
+
+
+def wait_while_working(
+    predicate: Callable[[], Any],
+    work: Callable[[], object],
+    what: str,
+    quiet_seconds: float = 120.0,
+    most_seconds: float = 1800.0,
+) -> Any:
+    """Wait for `predicate` as long as `work()` keeps changing (the driver finishing tasks, records
+    coming out): a test's patience set by the progress it sees, not by a guess of the machine's
+    speed. Fails after `quiet_seconds` without a change, or `most_seconds` in all."""
+    started = time.monotonic()
+    last, changed_at = work(), started
+    while True:
+        value = predicate()
+        if value:
+            return value
+        now = time.monotonic()
+        seen = work()
+        if seen != last:
+            last, changed_at = seen, now
+        if now - changed_at > quiet_seconds or now - started > most_seconds:
+            raise AssertionError(
+                f"gave up waiting for {what} after {now - started:.0f} s, the last "
+                f"{now - changed_at:.0f} s with no progress (last seen: {last})"
+            )
+        time.sleep(0.5)
+
+
 def wait_all_out(spec: PipelineSpec, ids: list[str], timeout: float = 150.0) -> Accounting:
     sink = job_path(spec.job.sink.path)  # a folder of this host (a plain path or file://)
     deadline = time.monotonic() + timeout

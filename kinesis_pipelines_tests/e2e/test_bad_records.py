@@ -24,7 +24,7 @@ from kinesis_pipelines.operations import dead_letters
 from kinesis_pipelines.operations.status import pipeline_status, render_status
 from kinesis_pipelines.orchestration.metadata import look_metadata
 from kinesis_pipelines.producer import account, put_all, unique_ids
-from kinesis_pipelines_tests.e2e.helpers import make_spec, wait_for
+from kinesis_pipelines_tests.e2e.helpers import driver_work, make_spec, wait_for, wait_while_working
 
 pytestmark = pytest.mark.e2e
 
@@ -65,7 +65,13 @@ def test_bad_records_go_to_dead_letters_and_the_job_goes_on(
         # every record is delivered or dead-lettered: the ids, the poison records and the bad bytes
         return totals if totals["admitted"] >= len(ids) + len(poisons) + 1 else None
 
-    totals = wait_for(settled, 180, "every record delivered or dead-lettered")
+    # a failed batch is retried, then taken apart in dozens of small Spark jobs: slow on a busy
+    # machine, so the wait lasts while the driver keeps finishing tasks
+    totals = wait_while_working(
+        settled,
+        lambda: (driver_work(spec, backends), read_totals(ledger_dir(spec))),
+        "every record delivered or dead-lettered",
+    )
     report = dead_letters.list_dead_letters(spec, backends)
     undecodable = [b for b in report.batches if b.kind == "undecodable"]
     failed = [b for b in report.batches if b.kind == "failed_batch"]

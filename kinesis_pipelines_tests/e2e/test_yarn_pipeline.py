@@ -167,7 +167,10 @@ def test_yarn_cluster_mode_survives_am_kills_and_resubmits_when_attempts_are_spe
     kill_am_container(backends, record)
     wait_for(lambda: launcher.status(record).state is DriverState.FAILED, 120, "the application to fail")
     look = operations.supervise(spec, backends)
-    assert look.request_restart, look_metadata(look)
+    # the supervisor decides to restart; on a busy machine an earlier look may already have asked
+    # (a stall of attempt 3 while its API was slow through the proxy), and that request stands
+    assert look.decision is not None and look.decision.restart, (look.verdict, look.decision, look.memory)
+    assert look.request_restart or look.memory.restart_requested_for == look.memory.driver_id, look.memory
     restarted = operations.restart(
         spec, backends, expected_driver_id=record.driver_id, graceful=False, requested_by="supervisor"
     )

@@ -1,5 +1,6 @@
-"""A pipeline's one resource is dagster-aws's boto3 configuration: the pipeline's spec configures
-it, dagster-aws's own options reach the clients, and no AWS key can be kept in its config."""
+"""The pipelines' AWS resource is dagster-aws's boto3 configuration: pipelines that reach the same
+place share one, their specs configure it, dagster-aws's own options reach the clients, and no AWS
+key can be kept in its config."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pydantic import ValidationError
 
 from kinesis_pipelines.aws.connection import AwsConnection, session_for
 from kinesis_pipelines.orchestration.resources import (
-    KinesisPipelineResource,
+    KinesisAwsResource,
     pipeline_resources,
     resource_key,
 )
@@ -24,19 +25,19 @@ from kinesis_pipelines.spec import PipelineSpec
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
 
-def named(**config: Any) -> KinesisPipelineResource:
-    return KinesisPipelineResource(stream_name="s", application_name="a", **config)
+def named(**config: Any) -> KinesisAwsResource:
+    return KinesisAwsResource(**config)
 
 
-def real_aws_spec() -> PipelineSpec:
+def real_aws_spec(name: str = "orders", role: str = "pipelines") -> PipelineSpec:
     return PipelineSpec.model_validate(
         {
-            "name": "orders",
-            "stream": {"name": "s-orders", "region": "eu-west-1", "shards": 3},
-            "app_table": {"application_name": "app-orders"},
+            "name": name,
+            "stream": {"name": f"s-{name}", "region": "eu-west-1", "shards": 3},
+            "app_table": {"application_name": f"app-{name}"},
             "credentials": {
                 "source": "assume_role",
-                "role_arn": "arn:aws:iam::210987654321:role/pipelines",
+                "role_arn": f"arn:aws:iam::210987654321:role/{role}",
                 "external_id_env": "KP_ORDERS_EXTERNAL_ID",
             },
             "job": {"checkpoint_dir": "checkpoints", "sink": {"path": "output/orders"}},
@@ -44,12 +45,15 @@ def real_aws_spec() -> PipelineSpec:
     )
 
 
-def test_the_spec_configures_the_pipelines_one_resource() -> None:
+def test_the_spec_configures_the_resource_and_pipelines_reaching_one_place_share_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     spec = real_aws_spec()
     resources = pipeline_resources(spec)
-    assert list(resources) == [resource_key(spec.name)] == ["orders__pipeline"]
-    resource = resources["orders__pipeline"]
-    assert isinstance(resource, KinesisPipelineResource)
+    key = resource_key(spec)
+    assert list(resources) == [key] and key.startswith("kinesis_aws_eu_west_1_")
+    resource = resources[key]
+    assert isinstance(resource, KinesisAwsResource)
     assert isinstance(resource, ResourceWithBoto3Configuration)
     assert resource.connection() == AwsConnection(
         region="eu-west-1",
@@ -57,7 +61,16 @@ def test_the_spec_configures_the_pipelines_one_resource() -> None:
         external_id_env="KP_ORDERS_EXTERNAL_ID",
         max_attempts=8,
     )
-    assert (resource.stream_name, resource.shards, resource.application_name) == ("s-orders", 3, "app-orders")
+    # another pipeline through the same role and region: the same resource, the same object
+    # (Dagster merges definitions by resource identity); another role: a resource of its own
+    assert pipeline_resources(real_aws_spec("refunds")) == {key: resource}
+    assert pipeline_resources(real_aws_spec("refunds"))[key] is resource
+    assert resource_key(real_aws_spec("audit", role="auditors")) != key
+    # the stream and the table are each pipeline's own, from its spec (clients are made, not used)
+    refunds = real_aws_spec("refunds")
+    monkeypatch.setenv("KP_ORDERS_EXTERNAL_ID", "an-external-id")
+    stream, table = resource.stream(refunds), resource.table(refunds)
+    assert (stream.stream_name, stream.shards, table.application_name) == ("s-refunds", 3, "app-refunds")
 
 
 def test_defaults_are_the_packages_not_dagster_aws() -> None:
@@ -79,13 +92,11 @@ def test_a_key_given_through_an_env_var_is_refused_too(monkeypatch: pytest.Monke
     monkeypatch.setenv("KP_TEST_SECRET_KEY", SECRET)
 
     @dg.asset
-    def uses(table: KinesisPipelineResource) -> None:
+    def uses(table: KinesisAwsResource) -> None:
         raise AssertionError("must not run")
 
     with pytest.raises(ValidationError) as raised:
-        table = KinesisPipelineResource(
-            stream_name="s", application_name="a", aws_secret_access_key=dg.EnvVar("KP_TEST_SECRET_KEY")
-        )
+        table = KinesisAwsResource(aws_secret_access_key=dg.EnvVar("KP_TEST_SECRET_KEY"))
         dg.materialize([uses], resources={"table": table})
     assert "aws_secret_access_key: kinesis-pipelines keeps no AWS key" in str(raised.value)
 
@@ -107,10 +118,8 @@ def test_a_profile_of_the_aws_config_files_is_used(tmp_path: Path, monkeypatch: 
 
 
 def test_use_ssl_and_verify_reach_the_client() -> None:
-    plain = KinesisPipelineResource(
-        stream_name="s", application_name="a", region_name="eu-west-1", use_ssl=False
-    )
-    assert plain.stream().client.meta.endpoint_url == "http://kinesis.eu-west-1.amazonaws.com"
+    plain = KinesisAwsResource(region_name="eu-west-1", use_ssl=False)
+    assert plain.stream(real_aws_spec()).client.meta.endpoint_url == "http://kinesis.eu-west-1.amazonaws.com"
     assert named(verify=False).connection().tls_verify() is False
     # True keeps boto3's own (the system's certificates or AWS_CA_BUNDLE), not an explicit True
     assert named().connection().tls_verify() is None
@@ -121,9 +130,17 @@ def test_use_ssl_and_verify_reach_the_client() -> None:
 
 @mock_aws
 def test_the_resources_clients_reach_the_service() -> None:
-    stream = KinesisPipelineResource(stream_name="s-resource", application_name="a", shards=2, max_attempts=3)
-    report = stream.stream().ensure_stream(timeout=10)
-    assert stream.stream().open_shard_ids() and len(stream.stream().open_shard_ids()) == 2, report
+    aws = KinesisAwsResource(max_attempts=3)
+    spec = PipelineSpec.model_validate(
+        {
+            "name": "reached",
+            "stream": {"name": "s-resource", "shards": 2},
+            "app_table": {"application_name": "app-reached"},
+            "job": {"checkpoint_dir": "checkpoints", "sink": {"path": "output/reached"}},
+        }
+    )
+    report = aws.stream(spec).ensure_stream(timeout=10)
+    assert len(aws.stream(spec).open_shard_ids()) == 2, report
     assert boto3.client("kinesis", region_name="us-east-1").list_streams()["StreamNames"] == ["s-resource"]
     # botocore counts a retries' max_attempts after the first call, as dagster-aws's own clients do
-    assert stream.stream().client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 4}
+    assert aws.stream(spec).client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 4}
