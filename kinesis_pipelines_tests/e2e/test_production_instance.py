@@ -11,9 +11,9 @@ unit's own command (and readiness check) in a cgroup of its own (support/systemd
   driver to a batch every 20 s, and the sensor's stall rule replaced it, which is supervision's
   business (test_supervision.py), not the restarts'. Started again, it must record the same
   driver healthy and ask for no restart.
-- Supervision: the driver is SIGKILLed and the daemon's health sensor restarts it with nothing
-  lost; the stop job, as the UI launches it, leaves no Spark process. The runs and the sensor's
-  ticks are rows in PostgreSQL.
+- Supervision, on the same deployment afterwards: the driver is SIGKILLed and the daemon's
+  health sensor restarts it with nothing lost; the stop job, as the UI launches it, leaves no
+  Spark process. The runs and the sensor's ticks are rows in PostgreSQL.
 (The development instance, dagster_home/, is the one test_stop_through_daemon.py runs.)"""
 
 from __future__ import annotations
@@ -81,49 +81,6 @@ def sql(pg: Postgres, query: str) -> str:
         check=True,
     )
     return done.stdout.strip()
-
-
-def test_the_daemon_on_postgres_restarts_a_killed_driver(production, cleanup_drivers) -> None:
-    instance, pg = production
-    client = instance.client
-    spec = load_spec(RECORDS)
-    cleanup_drivers.append(spec)
-    run_id = client.submit_job_execution(f"{spec.name}__deploy", repository_location_name=LOCATION)
-    assert wait_run(client, run_id) is DagsterRunStatus.SUCCESS
-    backends = backends_for(spec)
-    ids = unique_ids("production", 1_000)
-    put_all(backends.stream.client, spec.stream.name, ids[:500])
-    assert wait_all_out(spec, ids[:500], timeout=180).lost == 0
-
-    record = backends.store.driver()
-    assert record is not None and record.pid is not None
-    os.killpg(record.pid, signal.SIGKILL)
-    restarted = wait_for(
-        lambda: [r for r in runs_of(client, f"{spec.name}__restart") if r["status"] == "SUCCESS"],
-        240,
-        "the daemon's health sensor to restart the driver",
-    )
-    assert restarted
-    replacement = backends.store.driver()
-    assert replacement is not None and replacement.driver_id != record.driver_id
-    put_all(backends.stream.client, spec.stream.name, ids[500:])
-    tally = wait_all_out(spec, ids, timeout=240)
-    print(f"on the production instance: {tally.model_dump()}")
-    assert (tally.lost, tally.duplicates) == (0, 0), tally
-
-    # what the UI showed lives in PostgreSQL
-    assert int(sql(pg, "SELECT count(*) FROM runs")) >= 2
-    assert int(sql(pg, "SELECT count(*) FROM job_ticks")) > 0
-    # the stop job, as the UI launches it: a last batch, then no Spark process left
-    stop_id = client.submit_job_execution(
-        f"{spec.name}__stop",
-        repository_location_name=LOCATION,
-        run_config={"ops": {f"{spec.name}__stop_driver": {"config": {"timeout_seconds": 60}}}},
-    )
-    assert wait_run(client, stop_id) is DagsterRunStatus.SUCCESS
-    assert replacement.pid is not None and not alive(replacement.pid)
-    assert not group_members(replacement.pid), "a Spark process outlived the stop"
-    assert backends.launcher.status(replacement).state.value == "FINISHED"
 
 
 OBSERVATIONS_QUERY = """
@@ -270,15 +227,22 @@ def outlived(pid: int, before: dict[str, Any]) -> bool:
     return now["start_ticks"] == before["start_ticks"] and set(before["members"]) <= set(now["members"])
 
 
-def test_drivers_outlive_restarts_of_every_service(production, cleanup_drivers) -> None:
-    """The promise of deploy/systemd: restarting the code server, the webserver or the daemon
-    (an upgrade, a crash) leaves the pipelines' drivers running and loses no record."""
-    instance, _ = production
+def test_drivers_outlive_service_restarts_and_the_daemon_restarts_a_killed_one(
+    production, cleanup_drivers
+) -> None:
+    """The promise of deploy/systemd, then supervision on it, on one deployed driver (one deploy and
+    one stop for both: the module's time is mostly the driver's start and the records' wait).
+    Restarting the code server, the webserver or the daemon (an upgrade, a crash) leaves the
+    driver running and loses no record; then the driver is SIGKILLed and the daemon's health sensor
+    restarts it with nothing lost; the stop job, as the UI launches it, leaves no Spark process;
+    the runs and the sensor's ticks are rows in PostgreSQL."""
+    instance, pg = production
+    client = instance.client
     spec = load_spec(RECORDS)
     cleanup_drivers.append(spec)
     backends = backends_for(spec)
-    run_id = instance.client.submit_job_execution(f"{spec.name}__deploy", repository_location_name=LOCATION)
-    assert wait_run(instance.client, run_id) is DagsterRunStatus.SUCCESS
+    run_id = client.submit_job_execution(f"{spec.name}__deploy", repository_location_name=LOCATION)
+    assert wait_run(client, run_id) is DagsterRunStatus.SUCCESS
     record = backends.store.driver()
     assert record is not None and record.pid is not None
     try:
@@ -288,12 +252,41 @@ def test_drivers_outlive_restarts_of_every_service(production, cleanup_drivers) 
         shutil.copytree(backends.store.root, instance.home.parent / spec.name, dirs_exist_ok=True)
     current = backends.store.driver()
     assert current is not None and current.driver_id == record.driver_id
-    stop_id = instance.client.submit_job_execution(
+
+    # supervision by the restarted daemon: a killed driver is restarted, nothing lost
+    asked_before = {r["runId"] for r in runs_of(client, f"{spec.name}__restart")}
+    os.killpg(record.pid, signal.SIGKILL)
+    restarted = wait_for(
+        lambda: [
+            r
+            for r in runs_of(client, f"{spec.name}__restart")
+            if r["status"] == "SUCCESS" and r["runId"] not in asked_before
+        ],
+        240,
+        "the daemon's health sensor to restart the driver",
+    )
+    assert restarted
+    replacement = backends.store.driver()
+    assert replacement is not None and replacement.driver_id != record.driver_id
+    ids = unique_ids("production", 500)
+    put_all(backends.stream.client, spec.stream.name, ids)
+    tally = wait_all_out(spec, ids, timeout=240)
+    print(f"after the daemon's restart: {tally.model_dump()}")
+    assert (tally.lost, tally.duplicates) == (0, 0), tally
+    # what the UI showed lives in PostgreSQL
+    assert int(sql(pg, "SELECT count(*) FROM runs")) >= 2
+    assert int(sql(pg, "SELECT count(*) FROM job_ticks")) > 0
+
+    # the stop job, as the UI launches it: a last batch, then no Spark process left
+    stop_id = client.submit_job_execution(
         f"{spec.name}__stop",
         repository_location_name=LOCATION,
         run_config={"ops": {f"{spec.name}__stop_driver": {"config": {"timeout_seconds": 60}}}},
     )
-    assert wait_run(instance.client, stop_id) is DagsterRunStatus.SUCCESS
+    assert wait_run(client, stop_id) is DagsterRunStatus.SUCCESS
+    assert replacement.pid is not None and not alive(replacement.pid)
+    assert not group_members(replacement.pid), "a Spark process outlived the stop"
+    assert backends.launcher.status(replacement).state.value == "FINISHED"
     assert not alive(record.pid) and not group_members(record.pid)
 
 
