@@ -157,6 +157,8 @@ def runs_of(client: DagsterGraphQLClient, job: str) -> list[dict[str, Any]]:
     return list(answer["results"])
 
 
+# a service the module is done with gets this long to exit on its unit's signal, then SIGKILL
+TEARDOWN_STOP_SECONDS = 15.0
 SERVICES = ("code-server", "webserver", "daemon")  # started in this order, stopped in reverse
 
 
@@ -257,4 +259,4 @@ def production_services(tmp_path: Path, env: Mapping[str, str]) -> Iterator[Prod
         finally:
             for service in reversed(started):
                 if service.process is not None:
-                    service.stop()
+                    service.stop(timeout_seconds=TEARDOWN_STOP_SECONDS)

@@ -293,11 +293,15 @@ class UnitService:
         )
         return done
 
-    def stop(self) -> dict[str, object]:
-        """Stop as systemd would for this unit; says what was signalled and what is left."""
+    def stop(self, timeout_seconds: float | None = None) -> dict[str, object]:
+        """Stop as systemd would for this unit; says what was signalled and what is left.
+        `timeout_seconds` stands in for the unit's TimeoutStopSec (a fixture's teardown, which
+        tests nothing of the stop, need not wait out systemd's 90 s for a slow exit)."""
         process = self.process
         assert process is not None, f"{self.name} is not running"
         mode, sig, timeout = self.unit.kill_mode, self.unit.kill_signal, self.unit.timeout_stop_seconds
+        if timeout_seconds is not None:
+            timeout = timeout_seconds
         before = self.cgroup.pids()
         if mode == "control-group":
             self.cgroup.signal_all(sig)
