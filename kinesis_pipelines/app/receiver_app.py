@@ -29,7 +29,8 @@ from kinesis_pipelines.app.sinks import BatchOutput, sink_writer, undecodable_wr
 from kinesis_pipelines.app.storage import JobFiles, files_for, join
 from kinesis_pipelines.aws import fence
 from kinesis_pipelines.aws.connection import make_client
-from kinesis_pipelines.aws.rewind import rewind_leases
+from kinesis_pipelines.aws.rewind import advance_leases, rewind_leases
+from kinesis_pipelines.errors import KinesisPipelinesError
 
 STOP_POLL_SECONDS = 0.5
 UNUSABLE_CHECKPOINT_EXIT_CODE = 4  # the checkpoint cannot be read and may not be set aside
@@ -223,6 +224,7 @@ def run(config: DriverConfig) -> int:
     # batches it holds inside start() (minutes, when it was far behind), and meanwhile the
     # orchestrator must see a driver that is up and at work (Spark's API answers), not one that
     # never started.
+    advance_to_delivered(config)
     write_info(config, ssc.sparkContext, recovered, owner)
     ssc.start()
     stop_marker = join(config.control_dir, control.STOP_MARKER)
@@ -337,6 +339,23 @@ def resume_from_delivered(config: DriverConfig) -> None:
     delivered = delivery.read_positions(config.ledger_dir, files_for(config.ledger_dir))
     client = make_client("dynamodb", config.connection, component="driver")
     rewind_leases(client, config.application_name, delivered, lambda line: print(f"  {line}", flush=True))
+
+
+def advance_to_delivered(config: DriverConfig) -> None:
+    """Before any receiver starts: each shard's KCL checkpoint that lags behind what the pipeline
+    published is moved up to it (planning/rewind.py::plan_advance), so a lease a starved or killed
+    driver left far behind re-reads nothing published, whatever the ledger's window. A table that
+    cannot be reached leaves KCL's positions as they are (the ledger's window still holds)."""
+    delivered = delivery.read_positions(config.ledger_dir, files_for(config.ledger_dir))
+    if not delivered:
+        return
+    try:
+        client = make_client("dynamodb", config.connection, component="driver")
+        advance_leases(
+            client, config.application_name, delivered, lambda line: print(f"  {line}", flush=True)
+        )
+    except KinesisPipelinesError as exc:
+        print(f"KCL's positions left as they are: {exc}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kinesis_pipelines.aws.dynamodb import AppTable, set_checkpoint
-from kinesis_pipelines.planning.rewind import RewindPlan, plan_rewind
+from kinesis_pipelines.planning.rewind import AdvancePlan, RewindPlan, plan_advance, plan_rewind
 
 
 def rewind_leases(
@@ -22,4 +22,19 @@ def rewind_leases(
         if not set_checkpoint(client, application, leases[move.shard_id], move.to):
             say(f"{move.shard_id}'s lease changed while being moved back to {move.to}; left as it is")
     say(plan.describe())
+    return plan
+
+
+def advance_leases(
+    client: Any, application: str, delivered: dict[str, str] | None, say: Callable[[str], None]
+) -> AdvancePlan:
+    """Move each lease behind what was delivered up to it (planning/rewind.py::plan_advance),
+    on the same condition as a rewind; a lease that changed meanwhile is left, and said."""
+    leases = {lease.shard_id: lease for lease in AppTable(client, application).leases()}
+    plan = plan_advance({shard: lease.checkpoint for shard, lease in leases.items()}, delivered)
+    for move in plan.moves:
+        if not set_checkpoint(client, application, leases[move.shard_id], move.to):
+            say(f"{move.shard_id}'s lease changed while being moved up to {move.to}; left as it is")
+    if plan.moves:
+        say(plan.describe())
     return plan

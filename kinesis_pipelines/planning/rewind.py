@@ -1,5 +1,6 @@
-"""Where a new generation starts when the old one's checkpoint cannot be recovered: from what was
-delivered, not from KCL's positions.
+"""Where KCL resumes, set against what the pipeline delivered. When the old generation's checkpoint
+cannot be recovered, a new generation starts from what was delivered, not from KCL's positions;
+and no driver starts behind what was delivered (`plan_advance`).
 
 KCL checkpoints a shard once a block is stored (in the receivers' write-ahead log), before the
 batch holding it is processed. When a generation's checkpoint is lost, what it stored and never
@@ -84,3 +85,40 @@ def plan_rewind(checkpoints: dict[str, str | None], delivered: dict[str, str] | 
         else:
             kept.append(shard)
     return RewindPlan(moves=moves, kept=kept)
+
+
+class AdvancePlan(BaseModel):
+    """Leases whose KCL checkpoint is behind what the pipeline published, moved up to it before a
+    driver's receivers start, so what was published is not read again."""
+
+    model_config = ConfigDict(frozen=True)
+
+    moves: list[LeaseMove]
+
+    def describe(self) -> str:
+        if not self.moves:
+            return "every shard's KCL position is at or past what was delivered"
+        moved = "; ".join(f"{m.shard_id} from {m.checkpoint} up to {m.to}" for m in self.moves)
+        return f"not reading again what was delivered: {moved}"
+
+
+def plan_advance(checkpoints: dict[str, str | None], delivered: dict[str, str] | None) -> AdvancePlan:
+    """The leases to move forward to the ledger's delivered positions.
+
+    A driver starts KCL at each lease's checkpoint, which a starved or killed driver may have left
+    far behind what it published (KCL checkpoints on a timer, the sink publishes per batch). The
+    ledger drops a re-read record only within its window (`job.dedupe_window_seconds`); a lease
+    moved up to the last published sequence number re-reads none of them, whatever the window.
+    Only a lease at a sequence number below the position is moved: never backward, never a
+    TRIM_HORIZON, LATEST or SHARD_END one (a position from before the stream was made again would
+    not be this shard's), never a shard with no position. Pure."""
+    moves = []
+    for shard, checkpoint in sorted(checkpoints.items()):
+        position = (delivered or {}).get(shard)
+        if position is None or not _is_sequence(position):
+            continue
+        if _is_sequence(checkpoint) and int(checkpoint or 0) < int(position):
+            moves.append(
+                LeaseMove(shard_id=shard, checkpoint=checkpoint, to=position, why="published up to here")
+            )
+    return AdvancePlan(moves=moves)
