@@ -177,7 +177,10 @@ def release_leases(client: Any, table: str) -> int:
     released = 0
     kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
     while True:
-        page = client.scan(**kwargs)
+        try:
+            page = client.scan(**kwargs)
+        except AWS_FAILURES as exc:
+            raise aws_error(exc, f"reading the leases of {table!r} to release them", "dynamodb") from exc
         for item in page["Items"]:
             owner = item.get("leaseOwner", {}).get("S")
             if not owner:
