@@ -132,10 +132,6 @@ def _spark_version(spec: PipelineSpec, installed: SparkInstallation | None) -> s
     )
 
 
-def line_of(spec: PipelineSpec) -> SparkLine:
-    return spark_line(spark_version_of(spec))
-
-
 def driver_python(spec: PipelineSpec) -> str:
     """The Python of the driver and executors: `job.python`, else this interpreter for a driver on
     this host, else the nodes' `python3` on YARN."""
